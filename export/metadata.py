@@ -1,0 +1,89 @@
+"""The model's self-description: ONNX metadata_props and weights/model_card.json, from one source."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+INPUT_NAME = "faces"
+OUTPUT_NAME = "probs"
+
+
+def summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """Dataset and accuracy summary carried by every exported file."""
+    metrics = checkpoint.get("metrics") or {}
+    return {
+        split: {key: metrics[split][key] for key in ("n", "accuracy", "macro_f1", "ece") if key in metrics[split]}
+        for split in ("val", "test") if split in metrics
+    }
+
+
+def metadata_props(checkpoint: dict[str, Any], precision: str) -> dict[str, str]:
+    config = checkpoint["model_config"]
+    return {
+        "model": "CustomDeepEmotionNet",
+        "model_config": json.dumps(config),
+        "classes": json.dumps(list(checkpoint["classes"])),
+        "input_size": str(config["img_size"]),
+        "input_name": INPUT_NAME,
+        "input_format": "uint8 N x 1 x S x S grayscale face crops",
+        "output_name": OUTPUT_NAME,
+        "output_format": "float32 N x C softmax probabilities, temperature-calibrated",
+        "normalization": json.dumps(checkpoint["normalization"]),
+        "temperature": repr(float(checkpoint.get("temperature") or 1.0)),
+        "precision": precision,
+        "dataset": "FER2013 (train: Training, val: PublicTest, test: PrivateTest)",
+        "metrics": json.dumps(summary(checkpoint)),
+    }
+
+
+def attach_metadata(model_path: Path, props: dict[str, str]) -> None:
+    model = onnx.load(str(model_path))
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(model_path))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: dict[str, Path], out: Path) -> Path:
+    """weights/model_card.json: everything a user needs to trust, use and reproduce the shipped model."""
+    config = checkpoint["model_config"]
+    train_config = checkpoint.get("train_config", {})
+    card = {
+        "name": "Emotion DJ expression classifier",
+        "architecture": "CustomDeepEmotionNet (VGG-style, 5 conv blocks, global average pooling)",
+        "model_config": config,
+        "classes": list(checkpoint["classes"]),
+        "input": {"name": INPUT_NAME, "dtype": "uint8", "shape": ["N", 1, config["img_size"], config["img_size"]],
+                  "meaning": "grayscale face crops, pixel values 0..255"},
+        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": ["N", len(checkpoint["classes"])],
+                   "meaning": "softmax(logits / temperature)"},
+        "normalization": {**checkpoint["normalization"], "applied": "inside the graph: (x / 255 - mean) / std"},
+        "temperature": checkpoint.get("temperature"),
+        "dataset": {"name": "FER2013", "splits": {"train": "Training", "val": "PublicTest", "test": "PrivateTest"},
+                    **({"sizes": checkpoint["dataset"]} if "dataset" in checkpoint else {})},
+        "metrics": checkpoint.get("metrics", {}) and {
+            split: {k: v for k, v in checkpoint["metrics"][split].items() if k != "confusion_matrix"}
+            for split in ("val", "test")
+        },
+        "training": {"config": train_config, **checkpoint.get("training", {}), "best_epoch": checkpoint.get("epoch")},
+        "files": {name: {"path": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
+                  for name, path in {"checkpoint": checkpoint_path, **files}.items()},
+        "reproduce": [
+            "python -m train --data $FER2013_DIR --img-size {} --epochs {} --out runs/NAME".format(
+                config["img_size"], train_config.get("epochs", 45)),
+            "python -m train.evaluate --weights runs/NAME/best.pt --data $FER2013_DIR --split test",
+            "python -m export --weights runs/NAME/best.pt --formats onnx,onnx-fp16,onnx-int8 --out weights",
+        ],
+    }
+    path = out / "model_card.json"
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path

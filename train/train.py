@@ -1,0 +1,231 @@
+"""Train CustomDeepEmotionNet on FER2013.
+
+    python -m train --data DIR --img-size 48 --epochs 45 --device auto --out runs/NAME [--resume]
+
+Writes into --out: history.csv/.json (one row per epoch), curves.png, best.pt (best val accuracy,
+then temperature-calibrated on val), last.pt (for --resume), metrics.json and confusion-matrix PNGs.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from train.augment import build_augmentation
+from train.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
+from train.data import CLASSES, DatasetError, load_fer2013
+from train.evaluate import normalize_batch, predict_logits
+from train.metrics import classification_report, fit_temperature, softmax
+from train.model import DEFAULT_WIDTHS, CustomDeepEmotionNet, count_parameters
+from train.plots import plot_confusion_matrix, plot_history
+
+log = logging.getLogger("train")
+
+
+class TrainingError(Exception):
+    """A request the machine cannot serve (e.g. --device cuda without a GPU); one line for the user."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m train", description="Train the emotion CNN on FER2013.")
+    p.add_argument("--data", help="FER2013 folder or fer2013.csv (default: $FER2013_DIR)")
+    p.add_argument("--img-size", type=int, default=48, help="network input size S (48 native; 128 upsampled)")
+    p.add_argument("--epochs", type=int, default=45)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--dropout", type=float, default=0.3)
+    p.add_argument("--widths", type=lambda s: tuple(int(w) for w in s.split(",")), default=DEFAULT_WIDTHS,
+                   help="channels of the 5 blocks, comma-separated")
+    p.add_argument("--plateau-patience", type=int, default=3, help="ReduceLROnPlateau patience (epochs)")
+    p.add_argument("--plateau-factor", type=float, default=0.5)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--amp", default="auto", choices=("auto", "off"),
+                   help="mixed precision: fp16 on CUDA, bf16 on CPUs with native bf16 (AMX/AVX512-BF16)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    p.add_argument("--out", type=Path, default=Path("runs/fer48"))
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    return p.parse_args(argv)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("--device cuda asked for, but torch sees no CUDA GPU (use --device cpu or auto)")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def pick_amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
+    if amp == "off":
+        return None
+    if device.type == "cuda":
+        return torch.float16
+    # bf16 autocast on a CPU without native bf16 is slower than fp32, so only use it where it is native.
+    return torch.bfloat16 if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler, amp_dtype, batch_size, mean, std, progress):
+    model.train()
+    order = torch.randperm(len(labels), device=images.device)
+    total_loss, correct, seen = 0.0, 0, 0
+    for start in range(0, len(order) - batch_size + 1, batch_size):  # drop the last partial batch (BatchNorm)
+        index = order[start:start + batch_size]
+        target = labels[index]
+        x = normalize_batch(images[index], 0.0, 1.0, model.img_size)  # [0, 1] floats for kornia
+        x = (augment(x) - mean) / std
+        with torch.autocast(images.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            logits = model(x)
+        loss = loss_fn(logits.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total_loss += loss.item() * len(target)
+        correct += (logits.argmax(1) == target).sum().item()
+        seen += len(target)
+        progress.update(len(target))
+        progress.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    return total_loss / seen, correct / seen
+
+
+def write_history(history: list[dict], out: Path) -> None:
+    (out / "history.json").write_text(json.dumps(history, indent=2))
+    with open(out / "history.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    plot_history(history, out / "curves.png")
+
+
+def finalize(out: Path, splits: dict, device: torch.device, amp_dtype) -> dict:
+    """Calibrate the best checkpoint's temperature on val, then report val and test with it."""
+    best = load_checkpoint(out / "best.pt")
+    model = build_model(best).to(device)
+    norm = best["normalization"]
+    logits = {name: predict_logits(model, splits[name].images, norm["mean"], norm["std"], device, amp_dtype=amp_dtype)
+              for name in ("val", "test")}
+    temperature = fit_temperature(logits["val"], splits["val"].labels)
+    metrics = {"temperature": temperature}
+    for name in ("val", "test"):
+        report = classification_report(softmax(logits[name], temperature), splits[name].labels, CLASSES)
+        report["ece_before_temperature"] = classification_report(softmax(logits[name]), splits[name].labels, CLASSES)["ece"]
+        metrics[name] = report
+        plot_confusion_matrix(report["confusion_matrix"], CLASSES, f"{name}: accuracy {report['accuracy'] * 100:.2f}%",
+                              out / f"confusion_{name}.png")
+    best["temperature"] = temperature
+    best["metrics"] = metrics
+    save_checkpoint(out / "best.pt", best)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    device = pick_device(args.device)
+    amp_dtype = pick_amp_dtype(device, args.amp)
+    splits = load_fer2013(args.data, drop_blank_in=("train",))
+    for split in splits.values():
+        log.info("%s: %d images (dropped: %s)", split.name, len(split), split.dropped)
+    train_images = splits["train"].images
+    mean, std = float(train_images.mean() / 255.0), float(train_images.std() / 255.0)
+
+    model_config = {"img_size": args.img_size, "num_classes": len(CLASSES), "widths": tuple(args.widths),
+                    "dropout": args.dropout}
+    model = CustomDeepEmotionNet(**model_config).to(device)
+    log.info("model: %s params, input %dx%d, device %s, amp %s", f"{count_parameters(model):,}",
+             args.img_size, args.img_size, device, amp_dtype)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=args.plateau_factor,
+                                                           patience=args.plateau_patience, min_lr=1e-6)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    augment = build_augmentation().to(device)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    history, start_epoch, best_accuracy = [], 1, -1.0
+    if args.resume:
+        state = load_checkpoint(args.out / "last.pt")
+        model.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_state"])
+        history, start_epoch, best_accuracy = state["history"], state["epoch"] + 1, state["best_val_accuracy"]
+        log.info("resumed from %s at epoch %d (best val %.2f%%)", args.out / "last.pt", start_epoch, best_accuracy * 100)
+
+    images = torch.from_numpy(train_images).unsqueeze(1).to(device)
+    labels = torch.from_numpy(splits["train"].labels).to(device)
+    val = splits["val"]
+    train_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    base = {"model_config": model_config, "classes": list(CLASSES), "normalization": {"mean": mean, "std": std},
+            "temperature": None, "train_config": train_config,
+            "dataset": {name: {"images": len(s), "dropped": s.dropped} for name, s in splits.items()}}
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        started = time.perf_counter()
+        with tqdm(total=len(labels), desc=f"epoch {epoch}/{args.epochs}", unit="img", leave=False, disable=None) as bar:
+            train_loss, train_accuracy = train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler,
+                                                         amp_dtype, args.batch_size, mean, std, bar)
+        val_logits = predict_logits(model, val.images, mean, std, device, amp_dtype=amp_dtype)
+        val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
+        val_accuracy = float((val_logits.argmax(1) == val.labels).mean())
+        scheduler.step(val_accuracy)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy, "val_loss": val_loss,
+               "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"],
+               "seconds": round(time.perf_counter() - started, 1)}
+        history.append(row)
+        write_history(history, args.out)
+        if val_accuracy > best_accuracy:
+            best_accuracy = val_accuracy
+            save_checkpoint(args.out / "best.pt", {**base, "state_dict": model.state_dict(), "epoch": epoch,
+                                                   "best_val_accuracy": best_accuracy})
+        save_checkpoint(args.out / "last.pt", {**base, "state_dict": model.state_dict(), "epoch": epoch,
+                                               "best_val_accuracy": best_accuracy, "optimizer": optimizer.state_dict(),
+                                               "scheduler": scheduler.state_dict(), "rng_state": torch.get_rng_state(),
+                                               "history": history})
+        log.info("epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  (best %.2f%%)  lr %.2e  %.0fs",
+                 epoch, args.epochs, train_loss, train_accuracy * 100, val_loss, val_accuracy * 100,
+                 best_accuracy * 100, row["lr"], row["seconds"])
+
+    metrics = finalize(args.out, splits, device, amp_dtype)
+    log.info("temperature %.3f (fitted on val); val accuracy %.2f%%; test (PrivateTest) accuracy %.2f%%, macro-F1 %.2f%%",
+             metrics["temperature"], metrics["val"]["accuracy"] * 100, metrics["test"]["accuracy"] * 100,
+             metrics["test"]["macro_f1"] * 100)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        return run(args)
+    except (DatasetError, CheckpointError, TrainingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; continue with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
