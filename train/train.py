@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import logging
+import platform
 import random
 import sys
 import time
@@ -116,7 +117,15 @@ def write_history(history: list[dict], out: Path) -> None:
     plot_history(history, out / "curves.png")
 
 
-def finalize(out: Path, splits: dict, device: torch.device, amp_dtype) -> dict:
+def machine_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor() or "unknown CPU") if Path("/proc/cpuinfo").exists() else platform.processor()
+    return f"{cpu}, {torch.get_num_threads()} threads"
+
+
+def finalize(out: Path, splits: dict, device: torch.device, amp_dtype, history: list[dict]) -> dict:
     """Calibrate the best checkpoint's temperature on val, then report val and test with it."""
     best = load_checkpoint(out / "best.pt")
     model = build_model(best).to(device)
@@ -133,6 +142,9 @@ def finalize(out: Path, splits: dict, device: torch.device, amp_dtype) -> dict:
                               out / f"confusion_{name}.png")
     best["temperature"] = temperature
     best["metrics"] = metrics
+    best["training"] = {"machine": machine_description(device), "torch": str(torch.__version__),
+                        "amp": str(amp_dtype), "epochs_run": len(history),
+                        "minutes": round(sum(row["seconds"] for row in history) / 60, 1)}
     save_checkpoint(out / "best.pt", best)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
@@ -207,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
                  epoch, args.epochs, train_loss, train_accuracy * 100, val_loss, val_accuracy * 100,
                  best_accuracy * 100, row["lr"], row["seconds"])
 
-    metrics = finalize(args.out, splits, device, amp_dtype)
+    metrics = finalize(args.out, splits, device, amp_dtype, history)
     log.info("temperature %.3f (fitted on val); val accuracy %.2f%%; test (PrivateTest) accuracy %.2f%%, macro-F1 %.2f%%",
              metrics["temperature"], metrics["val"]["accuracy"] * 100, metrics["test"]["accuracy"] * 100,
              metrics["test"]["macro_f1"] * 100)

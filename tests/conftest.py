@@ -1,0 +1,84 @@
+"""Shared fixtures: tiny FER2013 copies in both layouts, a tiny checkpoint, the shipped model files."""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WEIGHTS = ROOT / "weights"
+
+from train.data import CLASSES, CSV_EMOTIONS  # noqa: E402
+
+
+def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:
+    """A 48x48 image whose texture depends on its class, so a tiny net can learn something from it."""
+    base = np.full((48, 48), 40 + 25 * label, dtype=np.float32)
+    base[8 + label * 4: 14 + label * 4, 8:40] = 230 - 20 * label
+    return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def fer_dir() -> Path:
+    value = os.environ.get("FER2013_DIR")
+    if not value or not Path(value).is_dir():
+        pytest.skip("FER2013_DIR is not set to the FER2013 folder (CI sets it to ../shared/data/fer2013)")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory) -> Path:
+    """Folder layout: 6 train + 2 PublicTest + 2 PrivateTest per class, one corrupt JPEG, one blank image."""
+    root = tmp_path_factory.mktemp("fer_folder")
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(CLASSES):
+        for sub, prefix, count in (("train", "Training", 6), ("test", "PublicTest", 2), ("test", "PrivateTest", 2)):
+            folder = root / sub / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                cv2.imwrite(str(folder / f"{prefix}_{label}{i:03d}.jpg"), synthetic_face(label, rng))
+    (root / "train" / "happy" / "Training_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    cv2.imwrite(str(root / "train" / "sad" / "Training_blank.jpg"), np.full((48, 48), 128, np.uint8))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_csv(tmp_path_factory) -> Path:
+    """The original fer2013.csv form, with one malformed row and one blank image."""
+    path = tmp_path_factory.mktemp("fer_csv") / "fer2013.csv"
+    rng = np.random.default_rng(1)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for usage, count in (("Training", 6), ("PublicTest", 2), ("PrivateTest", 2)):
+            for csv_label, name in enumerate(CSV_EMOTIONS):
+                for _ in range(count):
+                    face = synthetic_face(CLASSES.index(name), rng)
+                    writer.writerow([csv_label, " ".join(map(str, face.ravel())), usage])
+        writer.writerow([3, "1 2 3", "Training"])  # too few pixels
+        writer.writerow([4, " ".join(["7"] * 2304), "Training"])  # blank
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, tiny_csv) -> Path:
+    """A real (tiny) training run: 2 epochs of a narrow net on the tiny CSV."""
+    from train.train import main
+
+    out = tmp_path_factory.mktemp("run")
+    assert main(["--data", str(tiny_csv), "--epochs", "2", "--batch-size", "16", "--widths", "8,8,16,16,16",
+                 "--out", str(out), "--amp", "off"]) == 0
+    return out / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def shipped_checkpoint() -> Path:
+    path = WEIGHTS / "emotion_net.pt"
+    assert path.is_file(), "the trained weights ship in weights/emotion_net.pt"
+    return path

@@ -1,0 +1,93 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from export.cli import main as export_main
+from export.cli import parse_formats
+from export.onnx_export import ExportError
+from runtime.model_files import ModelInfo, onnx_path
+from tests.conftest import ROOT
+from train.checkpoint import build_deployable, load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_checkpoint, tiny_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    assert export_main(["--weights", str(tiny_checkpoint), "--formats", "onnx,onnx-fp16,onnx-int8",
+                        "--out", str(out), "--data", str(tiny_csv), "--calibration-images", "64"]) == 0
+    return out
+
+
+def test_round_trip_matches_torch_and_carries_the_contract(exported, tiny_checkpoint):
+    path = onnx_path(exported, "fp32", "best")
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert model.opset_import[0].version >= 17
+    info = ModelInfo.from_metadata({p.key: p.value for p in model.metadata_props})
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    assert info.classes == tuple(checkpoint["classes"]) and info.input_size == 48
+    assert info.temperature == pytest.approx(checkpoint["temperature"])
+    faces = np.random.default_rng(0).integers(0, 256, (5, 1, 48, 48), dtype=np.uint8)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(["probs"], {"faces": faces})[0]
+    with torch.no_grad():
+        want = build_deployable(checkpoint)(torch.from_numpy(faces)).numpy()
+    assert np.abs(got - want).max() < 1e-5
+
+
+def test_fp16_and_int8_files_keep_the_io_and_say_their_precision(exported):
+    for precision in ("fp16", "int8"):
+        model = onnx.load(str(onnx_path(exported, precision, "best")))
+        meta = {p.key: p.value for p in model.metadata_props}
+        assert meta["precision"] == precision
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        assert [(i.name, i.type) for i in session.get_inputs()] == [("faces", "tensor(uint8)")]
+        assert [(o.name, o.type) for o in session.get_outputs()] == [("probs", "tensor(float)")]
+    int8_ops = {node.op_type for node in onnx.load(str(onnx_path(exported, "int8", "best"))).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= int8_ops
+    fp16 = onnx.load(str(onnx_path(exported, "fp16", "best")))
+    assert {t.data_type for t in fp16.graph.initializer if len(t.dims) == 4} == {onnx.TensorProto.FLOAT16}
+
+
+def test_model_card_lists_files_and_metrics(exported):
+    card = json.loads((exported / "model_card.json").read_text())
+    assert card["classes"][0] == "angry" and card["input"]["dtype"] == "uint8"
+    assert {"checkpoint", "onnx-fp32", "onnx-fp16", "onnx-int8"} <= set(card["files"])
+    assert "accuracy" in card["metrics"]["test"] and card["temperature"] > 0
+
+
+def test_unknown_format_name():
+    with pytest.raises(ExportError, match="unknown format"):
+        parse_formats("onnx,tflite")
+
+
+def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("export", "--weights", "weights/emotion_net.pt", "--formats", "onnx,tflite"), "unknown format(s) tflite"),
+    (("export", "--weights", "pytest.ini"), "corrupt, truncated or not a PyTorch checkpoint"),
+    (("train.evaluate", "--weights", "missing.pt"), "checkpoint not found"),
+    (("train", "--data", "/nonexistent/fer", "--epochs", "1"), "dataset not found"),
+])
+def test_user_errors_end_in_one_line_and_exit_2(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_trt_without_tensorrt_says_so(tiny_checkpoint, exported):
+    try:
+        import tensorrt  # noqa: F401
+        pytest.skip("TensorRT is installed here; tests/test_tensorrt.py builds the plan")
+    except ImportError:
+        pass
+    assert export_main(["--weights", str(tiny_checkpoint), "--formats", "trt", "--out", str(exported)]) == 2

@@ -1,0 +1,57 @@
+"""The shipped model on real PrivateTest faces: torch vs ONNX Runtime fp32, fp16 and int8."""
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from runtime.model_files import onnx_path
+from tests.conftest import WEIGHTS
+from train.checkpoint import build_deployable, load_checkpoint
+from train.data import load_fer2013
+
+MIN_FACES = 512
+
+
+@pytest.fixture(scope="module")
+def private_test(fer_dir):
+    split = load_fer2013(fer_dir, splits=("test",), drop_blank_in=())["test"]
+    assert len(split) >= MIN_FACES
+    return split.images[:, None], split.labels
+
+
+def ort_probs(precision: str, faces: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(onnx_path(WEIGHTS, precision)), providers=["CPUExecutionProvider"])
+    return np.concatenate([session.run(["probs"], {"faces": faces[i:i + 256]})[0] for i in range(0, len(faces), 256)])
+
+
+@pytest.fixture(scope="module")
+def torch_probs(private_test, shipped_checkpoint):
+    model = build_deployable(load_checkpoint(shipped_checkpoint))
+    with torch.no_grad():
+        return torch.cat([model(torch.from_numpy(private_test[0][i:i + 256])) for i in range(0, len(private_test[0]), 256)]).numpy()
+
+
+def test_onnx_fp32_matches_torch(private_test, torch_probs):
+    probs = ort_probs("fp32", private_test[0])
+    assert np.abs(probs - torch_probs).max() <= 1e-4
+    assert (probs.argmax(1) == torch_probs.argmax(1)).all()
+
+
+def test_onnx_fp16_matches_torch(private_test, torch_probs):
+    probs = ort_probs("fp16", private_test[0])
+    assert np.abs(probs - torch_probs).max() <= 1e-2
+    assert (probs.argmax(1) == torch_probs.argmax(1)).mean() >= 0.995
+
+
+def test_onnx_int8_agrees_and_keeps_accuracy(private_test, torch_probs):
+    faces, labels = private_test
+    probs = ort_probs("int8", faces)
+    assert (probs.argmax(1) == torch_probs.argmax(1)).mean() >= 0.98
+    fp32_accuracy = (torch_probs.argmax(1) == labels).mean()
+    assert abs((probs.argmax(1) == labels).mean() - fp32_accuracy) <= 0.01
+
+
+def test_shipped_model_meets_the_accuracy_bar(private_test, torch_probs, shipped_checkpoint):
+    accuracy = (torch_probs.argmax(1) == private_test[1]).mean()
+    assert accuracy >= 0.70, f"PrivateTest top-1 {accuracy:.4f}"
+    assert load_checkpoint(shipped_checkpoint)["metrics"]["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-3)

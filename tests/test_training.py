@@ -1,0 +1,60 @@
+import json
+
+import numpy as np
+import torch
+from torch import nn
+
+from train.checkpoint import load_checkpoint
+from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
+from train.model import CustomDeepEmotionNet
+from train.train import main as train_main
+from train.train import train_one_epoch
+
+
+class _Bar:
+    def update(self, n): pass
+    def set_postfix(self, **kw): pass
+
+
+def test_a_few_steps_reduce_the_loss():
+    torch.manual_seed(0)
+    model = CustomDeepEmotionNet(48, widths=(8, 8, 16, 16, 16), dropout=0.0)
+    images = torch.randint(0, 256, (32, 1, 48, 48), dtype=torch.uint8)
+    labels = torch.arange(32) % 7
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    losses = [train_one_epoch(model, images, labels, nn.Identity(), loss_fn, optimizer, scaler, None, 16, 0.5, 0.3, _Bar())[0]
+              for _ in range(20)]
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_training_run_writes_its_artefacts_and_resumes(tiny_checkpoint, tiny_csv):
+    out = tiny_checkpoint.parent
+    for name in ("history.csv", "history.json", "curves.png", "last.pt", "metrics.json", "confusion_test.png"):
+        assert (out / name).is_file(), name
+    best = load_checkpoint(out / "best.pt")
+    assert best["temperature"] > 0 and set(best["metrics"]) == {"temperature", "val", "test"}
+    assert best["dataset"]["train"]["dropped"] == {"undecodable": 1, "near-blank": 1}
+    assert train_main(["--data", str(tiny_csv), "--epochs", "3", "--batch-size", "16", "--widths", "8,8,16,16,16",
+                       "--out", str(out), "--amp", "off", "--resume"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+
+
+def test_temperature_scaling_reduces_calibration_error_of_overconfident_logits():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, 2000)
+    logits = rng.normal(0, 1, (2000, 7))
+    logits[np.arange(2000), labels] += 1.5
+    logits *= 4  # overconfident
+    temperature = fit_temperature(logits, labels)
+    assert 2.5 < temperature < 6
+    assert expected_calibration_error(softmax(logits, temperature), labels) < expected_calibration_error(softmax(logits), labels) / 2
+
+
+def test_report_fields():
+    probs = np.eye(7)[[0, 1, 2, 3, 4, 5, 6, 6]]
+    report = classification_report(probs, np.array([0, 1, 2, 3, 4, 5, 6, 5]), tuple("abcdefg"))
+    assert report["accuracy"] == 7 / 8 and report["per_class"]["g"]["precision"] == 0.5
+    assert report["per_class"]["f"]["recall"] == 0.5 and 0 < report["macro_f1"] < 1
