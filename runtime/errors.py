@@ -1,0 +1,5 @@
+"""Errors a user can cause. The CLI turns each into one clear line and exit code 2."""
+
+
+class UserError(Exception):
+    """Bad path, missing camera, missing TensorRT, bad model file...: the message says what and how to fix it."""

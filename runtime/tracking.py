@@ -1,0 +1,85 @@
+"""Face identities across frames (greedy IoU matching) and per-face smoothing of the probabilities.
+
+Each track keeps two exponential moving averages with time constants in seconds (so the behaviour does
+not depend on the frame rate): a short one for the label on screen (no flicker) and a long one, the
+mood of the last few seconds, which the playlist snapshot uses.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Track:
+    id: int
+    box: np.ndarray  # x, y, w, h
+    probs: np.ndarray  # smoothed for display
+    mood: np.ndarray  # smoothed over seconds, for the playlist
+    last_seen: float
+    first_seen: float
+    misses: int = 0
+    hits: int = 1
+    raw: np.ndarray = field(default=None)  # the latest unsmoothed probabilities
+
+    @property
+    def area(self) -> int:
+        return int(self.box[2]) * int(self.box[3])
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in a (N x 4, xywh) with every box in b (M x 4)."""
+    ax0, ay0, ax1, ay1 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
+    bx0, by0, bx1, by1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    inter = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None) * np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
+    union = (a[:, 2:3] * a[:, 3:4]) + (b[:, 2] * b[:, 3]) - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+class FaceTracker:
+    def __init__(self, iou_threshold: float = 0.3, max_misses: int = 10, label_tau: float = 0.4, mood_tau: float = 3.0):
+        self.iou_threshold = iou_threshold
+        self.max_misses = max_misses
+        self.label_tau = label_tau
+        self.mood_tau = mood_tau
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, boxes: np.ndarray, probs: np.ndarray, timestamp: float) -> list[Track]:
+        """Match this frame's faces to the tracks; returns the tracks seen in this frame, in box order."""
+        matched: list[Track | None] = [None] * len(boxes)
+        if self.tracks and len(boxes):
+            overlaps = iou_matrix(np.array([t.box for t in self.tracks], np.float32), boxes.astype(np.float32))
+            # Greedy: best overlaps first; each track and each box used once.
+            for flat in np.argsort(-overlaps, axis=None):
+                ti, bi = divmod(int(flat), len(boxes))
+                if overlaps[ti, bi] < self.iou_threshold:
+                    break
+                if matched[bi] is None and all(m is not self.tracks[ti] for m in matched):
+                    matched[bi] = self.tracks[ti]
+        for i, track in enumerate(matched):
+            if track is None:
+                track = Track(self._next_id, boxes[i].copy(), probs[i].copy(), probs[i].copy(), timestamp, timestamp, raw=probs[i].copy())
+                self._next_id += 1
+                self.tracks.append(track)
+                matched[i] = track
+                continue
+            dt = max(timestamp - track.last_seen, 0.0)
+            track.probs += (1.0 - math.exp(-dt / self.label_tau)) * (probs[i] - track.probs)
+            track.mood += (1.0 - math.exp(-dt / self.mood_tau)) * (probs[i] - track.mood)
+            track.raw = probs[i].copy()
+            track.box[:] = boxes[i]
+            track.last_seen, track.misses, track.hits = timestamp, 0, track.hits + 1
+        seen = {id(t) for t in matched}
+        for track in self.tracks:
+            if id(track) not in seen:
+                track.misses += 1
+        self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
+        return matched
+
+    def main_face(self) -> Track | None:
+        """The largest face currently in view (the person nearest the camera)."""
+        visible = [t for t in self.tracks if t.misses == 0]
+        return max(visible, key=lambda t: t.area, default=None)
