@@ -24,8 +24,16 @@ def env_flag(name: str) -> bool:
     return env(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad option ends in one line (and exit 2) like every other user error."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineErrorParser(
         prog="run_edge.py",
         description="Emotion DJ edge runtime: faces -> expressions, live. Keys: P playlist, Q/Esc quit. "
                     "Subcommand: 'run_edge.py playlist --help'.",
@@ -61,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(verbose: bool) -> None:
+    # OpenCV and its FFmpeg backend print to stderr themselves; a user error must stay one line.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "32" if verbose else "-8")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import cv2
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose else cv2.utils.logging.LOG_LEVEL_ERROR)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose else cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ def display_available() -> bool:
 class Window:
     def __init__(self, title: str):
         self.title = title
-        cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE)
+        cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)  # no Qt toolbar over the picture
         self.shown = 0
 
     @classmethod

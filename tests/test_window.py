@@ -1,0 +1,105 @@
+"""The windowed mode for real: Xvfb, the window shows annotated frames, a key press (xdotool) quits cleanly.
+
+Set EMOTION_DJ_SCREENSHOT=path.png to keep the screenshot (the README's picture is taken this way).
+"""
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_runtime_cli import YUNET
+
+pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool") and shutil.which("xwd")),
+                                reason="needs Xvfb, xdotool and xwd (apt-get install xvfb xdotool x11-apps; .ci/run does)")
+TITLE = "Emotion DJ"
+
+
+def read_xwd(data: bytes) -> np.ndarray:
+    """A root-window dump from xwd (ZPixmap, 24/32 bits per pixel, little-endian) as a BGR image."""
+    header = struct.unpack(">25I", data[:100])
+    size, width, height, bits, line = header[0], header[4], header[5], header[11], header[12]
+    offset = size + header[19] * 12  # header, then the colormap entries
+    pixels = np.frombuffer(data, np.uint8, line * height, offset).reshape(height, line)
+    step = bits // 8
+    return pixels[:, : width * step].reshape(height, width, step)[:, :, :3].copy()
+
+
+@pytest.fixture
+def display():
+    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    number = server.stdout.readline().decode().strip()
+    yield f":{number}"
+    server.terminate()
+    server.wait(5)
+
+
+def start_app(display: str, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "DISPLAY": display, "YUNET_MODEL": str(YUNET), "EMOTION_DJ_CACHE": "/nonexistent-cache"}
+    env.pop("EMOTION_DJ_HEADLESS", None)
+    return subprocess.Popen([sys.executable, "run_edge.py", "--source", "demo", "--engine", "onnx", *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_window(display: str, app: subprocess.Popen, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert app.poll() is None, app.communicate()
+        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", TITLE], capture_output=True, text=True,
+                               env={**os.environ, "DISPLAY": display})
+        if found.stdout.strip():
+            return found.stdout.split()[0]
+        time.sleep(0.2)
+    raise AssertionError("the window never appeared")
+
+
+def screenshot(display: str) -> np.ndarray:
+    dump = subprocess.run(["xwd", "-root", "-silent", "-display", display], capture_output=True, check=True).stdout
+    return read_xwd(dump)
+
+
+def test_window_shows_annotated_frames_and_q_quits(display):
+    app = start_app(display)
+    window = wait_for_window(display, app)
+    time.sleep(3.0)  # let frames flow
+    shot = screenshot(display)
+    keep = os.environ.get("EMOTION_DJ_SCREENSHOT")
+    if keep:
+        cv2.imwrite(keep, shot[:480, :640])
+    frame = shot[:480, :640].astype(int)
+    assert frame.std() > 20, "the window shows no picture"
+    # The HUD's darkened band and white text sit top-left; face boxes are drawn in the class colours.
+    hud = frame[:40, :200]
+    assert (hud.max(axis=2) > 200).mean() > 0.01 and np.median(hud) < 80
+    from runtime.render import PALETTE
+
+    box_pixels = sum(int((np.abs(frame - np.array(c)).max(axis=2) <= 2).sum()) for c in PALETTE)
+    assert box_pixels > 200, "no face boxes drawn"
+    env = {**os.environ, "DISPLAY": display}
+    subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
+    started = time.monotonic()
+    subprocess.run(["xdotool", "key", "q"], env=env, check=True)
+    out, err = app.communicate(timeout=10)
+    assert app.returncode == 0, err
+    assert "quit by key" in out and time.monotonic() - started < 5
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_shuts_down_cleanly_with_a_summary(display):
+    app = start_app(display)
+    wait_for_window(display, app)
+    time.sleep(1.5)
+    app.send_signal(signal.SIGINT)
+    out, err = app.communicate(timeout=10)
+    assert app.returncode == 0, err
+    assert "interrupted (Ctrl-C)" in out and "stage ms p50/p95" in out
+    assert "Traceback" not in err
