@@ -8,6 +8,11 @@ from pathlib import Path
 
 from runtime.detectors import create_detector
 from runtime.engines import create_engine
+from runtime.music.mood import MoodSnapshot, snapshot
+from runtime.music.service import Outcome, PlaylistService
+from runtime.music.spotify import MusicError, SpotifySettings
+from runtime.music.worker import MusicWorker
+from runtime.errors import UserError
 from runtime.outputs import EventLog, Recorder
 from runtime.pipeline import END, Pipeline, Result
 from runtime.render import Renderer
@@ -35,6 +40,10 @@ class RunConfig:
     events: Path | None = None
     max_frames: int = 0
     draw: bool | None = None  # None: draw when a window or a recording will show it
+    pace: bool | None = None  # None: play files at their frame rate when a window shows them
+    playlist_tracks: int = 20
+    playlist_public: bool = False
+    open_links: bool = True
 
 
 class App:
@@ -51,9 +60,11 @@ class App:
         self.recorder = Recorder(config.record, self.source.fps) if config.record else None
         self.events = EventLog(config.events, self.classes) if config.events else None
         self.draw = config.draw if config.draw is not None else bool(self.window or self.recorder)
+        pace = config.pace if config.pace is not None else self.window is not None
         self.pipeline = Pipeline(self.source, self.detector, self.engine, config.detect_every,
-                                 pace=self.window is not None, max_frames=config.max_frames)
-        self.status = ""  # one line for the HUD: mood snapshot, music progress...
+                                 pace=pace, max_frames=config.max_frames)
+        self.music = MusicWorker(self.make_playlist_service().create, on_done=self.on_playlist_done)
+        self.status = ""  # one line for the HUD when no music status is showing
         self.rendered = 0
         self._hud: list[str] = []
         self._hud_at = 0.0
@@ -68,7 +79,16 @@ class App:
                          f"ms p50: {stages}",
                          f"dropped {s['dropped_capture'] + s['dropped_render']}  |  P: playlist  Q: quit"]
             self._hud_at = now
-        return self._hud + ([self.status] if self.status else [])
+        status = self.music.status or self.status
+        return self._hud + ([status] if status else [])
+
+    def make_playlist_service(self) -> PlaylistService:
+        c = self.config
+        try:
+            settings = SpotifySettings.load()
+        except MusicError as error:
+            raise UserError(str(error)) from None
+        return PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public, open_links=c.open_links)
 
     def on_key(self, key: int) -> bool:
         """React to a key; False means quit."""
@@ -79,17 +99,21 @@ class App:
             self.snapshot_mood()
         return True
 
-    def snapshot_mood(self) -> None:
-        """The smoothed mood of the main face over the last seconds (the playlist issue turns it into music)."""
+    def snapshot_mood(self) -> MoodSnapshot | None:
+        """P: the main face's mood over the last seconds -> a playlist, made on the music worker thread."""
         main = self.pipeline.tracker.main_face()
         if main is None:
-            self.status = "mood: no face in view"
-            return
-        best = int(main.mood.argmax())
-        self.status = f"mood snapshot: {self.classes[best]} {main.mood[best] * 100:.0f}% (face #{main.id})"
+            self.music.status, self.status = "", "P: no face in view, no mood to play"
+            return None
+        snap = snapshot(self.classes, main.mood.copy(), main.id)
+        started = self.music.request(snap)
         if self.events:
-            self.events.event("mood_snapshot", face=main.id,
-                              mood={name: round(float(p), 4) for name, p in zip(self.classes, main.mood)})
+            self.events.event("mood_snapshot", face=main.id, mood=snap.probs, playlist_mood=snap.mood.title,
+                              started=started)
+        return snap
+
+    def on_playlist_done(self, snap: MoodSnapshot, outcome: Outcome) -> None:
+        log.info("playlist for %s: %s", snap.describe(), outcome.message)
 
     def handle(self, result: Result) -> None:
         if self.draw:
@@ -131,11 +155,14 @@ class App:
                 self.events.close()
             if self.window:
                 self.window.close()
+            self.music.join(timeout=0.5)  # a request in flight is abandoned, not waited for
         summary = self.pipeline.summary()
         summary.update(frames_rendered=self.rendered, threads_joined=joined,
                        stopped_by=summary["error"] and "error" or self.quit_reason)
         if self.recorder:
             summary["recorded_frames"] = self.recorder.frames
+        if self.music.last:
+            summary["music"] = self.music.status
         return summary
 
 
@@ -148,4 +175,5 @@ def format_summary(s: dict) -> str:
         f"  frames: captured {s['frames_captured']}, processed {s['frames_processed']}, rendered {s['frames_rendered']}, "
         f"dropped {s['dropped_capture']} at capture + {s['dropped_render']} at render",
         f"  stage ms p50/p95: {stages}",
+        *([f"  music: {s['music']}"] if s.get("music") else []),
     ])

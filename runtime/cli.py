@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write one JSON line per processed frame here [$EMOTION_DJ_EVENTS]")
     p.add_argument("--max-frames", type=int, default=int(env("EMOTION_DJ_MAX_FRAMES", "0")),
                    help="stop after N frames (0: until the source ends or Q) [$EMOTION_DJ_MAX_FRAMES]")
+    p.add_argument("--tracks", type=int, default=int(env("EMOTION_DJ_TRACKS", "20")),
+                   help="tracks per playlist made with P [$EMOTION_DJ_TRACKS]")
+    p.add_argument("--public", action="store_true", default=env_flag("EMOTION_DJ_PUBLIC"),
+                   help="make playlists public (default private) [$EMOTION_DJ_PUBLIC]")
+    p.add_argument("--no-open", action="store_true", default=env_flag("EMOTION_DJ_NO_OPEN"),
+                   help="do not open playlists in the browser/app [$EMOTION_DJ_NO_OPEN]")
     p.add_argument("--summary-json", type=Path, help="also write the exit summary as JSON here")
     p.add_argument("--verbose", action="store_true", help="log what happens (and show tracebacks)")
     return p
@@ -90,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     config = RunConfig(source=args.source, engine=args.engine, precision=args.precision, device=args.device,
                        detector=args.detector, model=args.model, yunet_model=args.yunet_model,
                        detect_width=args.detect_width, detect_every=args.detect_every, headless=args.headless,
-                       record=args.record, events=args.events, max_frames=args.max_frames)
+                       record=args.record, events=args.events, max_frames=args.max_frames,
+                       playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open)
     try:
         summary = App(config).run()
     except UserError as error:

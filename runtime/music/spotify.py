@@ -1,0 +1,232 @@
+"""Spotify through spotipy (>= 2.26), limited to what a development-mode app may use in 2026.
+
+Endpoints used: GET /me, GET /search (10 results a page, paged with offset), POST /me/playlists,
+POST /playlists/{id}/items. Never /recommendations, /audio-features, /users/{id}/playlists,
+/playlists/{id}/tracks or the browse endpoints.
+
+Login is Authorization Code with PKCE (no client secret needed; a secret, if given, is used with the
+plain Authorization Code flow). Settings come from the environment or a JSON config file:
+
+    SPOTIPY_CLIENT_ID, SPOTIPY_CLIENT_SECRET (optional), SPOTIPY_REDIRECT_URI (default below),
+    SPOTIFY_TOKEN_CACHE (default: <config dir>/spotify-token.json, mode 0600),
+    SPOTIFY_API_URL / SPOTIFY_ACCOUNTS_URL (default: Spotify's own; tests point them at 127.0.0.1),
+    SPOTIFY_TIMEOUT (seconds per request, default 10),
+    EMOTION_DJ_CONFIG (default: <config dir>/config.json with keys client_id, client_secret, redirect_uri).
+
+Tokens and secrets never reach a log line or an error message: spotipy's own debug log (which prints
+request headers) is kept off.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import requests
+import spotipy
+from spotipy.cache_handler import CacheFileHandler
+from urllib3.util.retry import Retry
+
+from runtime.music.mood import Mood
+
+log = logging.getLogger(__name__)
+# spotipy logs request headers (the bearer token) at DEBUG and every HTTP error at ERROR; we report errors ourselves.
+logging.getLogger("spotipy").setLevel(logging.CRITICAL)
+
+DEFAULT_API_URL = "https://api.spotify.com/v1/"
+DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
+SCOPES = "playlist-modify-private playlist-modify-public"
+PAGE_SIZE = 10  # the most a development-mode app's search returns per page in 2026
+MAX_RETRY_AFTER = 5.0  # seconds we are willing to wait on one 429 before giving up (bounded retries)
+
+
+class MusicError(Exception):
+    """A failure the user can act on; the message is one line, safe to show (no token, no secret)."""
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or "~/.config"
+    return Path(base).expanduser() / "emotion-dj"
+
+
+@dataclass(frozen=True)
+class SpotifySettings:
+    client_id: str | None
+    client_secret: str | None
+    redirect_uri: str
+    token_cache: Path
+    api_url: str
+    accounts_url: str
+    timeout: float = 10.0
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.client_id)
+
+    @classmethod
+    def load(cls) -> "SpotifySettings":
+        """Environment first, then the config file, then defaults."""
+        config_path = Path(os.environ.get("EMOTION_DJ_CONFIG") or config_dir() / "config.json").expanduser()
+        file: dict = {}
+        if config_path.is_file():
+            try:
+                file = json.loads(config_path.read_text())
+            except ValueError:
+                raise MusicError(f"config file {config_path} is not valid JSON") from None
+        pick = lambda env, key, default=None: os.environ.get(env) or file.get(key) or default  # noqa: E731
+        api_url = pick("SPOTIFY_API_URL", "api_url", DEFAULT_API_URL)
+        return cls(
+            client_id=pick("SPOTIPY_CLIENT_ID", "client_id"),
+            client_secret=pick("SPOTIPY_CLIENT_SECRET", "client_secret"),
+            redirect_uri=pick("SPOTIPY_REDIRECT_URI", "redirect_uri", DEFAULT_REDIRECT_URI),
+            token_cache=Path(pick("SPOTIFY_TOKEN_CACHE", "token_cache", config_dir() / "spotify-token.json")).expanduser(),
+            api_url=api_url if api_url.endswith("/") else api_url + "/",
+            accounts_url=pick("SPOTIFY_ACCOUNTS_URL", "accounts_url", DEFAULT_ACCOUNTS_URL).rstrip("/"),
+            timeout=float(pick("SPOTIFY_TIMEOUT", "timeout", 10.0)),
+        )
+
+
+class PrivateTokenCache(CacheFileHandler):
+    """spotipy's file cache, but the file is created 0600 (owner only) and its folder 0700."""
+
+    def save_token_to_cache(self, token_info: dict) -> None:
+        path = Path(self.cache_path)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # also when the file existed with a wider mode
+        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+            json.dump(token_info, f)
+
+
+class BoundedRetry(Retry):
+    """urllib3's retry, honouring Retry-After but never sleeping longer than MAX_RETRY_AFTER at once."""
+
+    def get_retry_after(self, response):
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+
+class Spotify(spotipy.Spotify):
+    """spotipy's client with a bounded retry policy (429 with Retry-After, 5xx) and a configurable base URL."""
+
+    def __init__(self, api_url: str = DEFAULT_API_URL, **kwargs):
+        kwargs.setdefault("retries", 3)
+        kwargs.setdefault("status_retries", 3)
+        kwargs.setdefault("requests_timeout", 10)
+        super().__init__(**kwargs)
+        self.prefix = api_url
+
+    def _build_session(self):
+        self._session = requests.Session()
+        retry = BoundedRetry(total=self.retries, connect=0, read=False, status=self.status_retries,
+                             allowed_methods=frozenset(["GET", "POST"]), backoff_factor=self.backoff_factor,
+                             status_forcelist=self.status_forcelist, raise_on_status=False)
+        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+
+def auth_manager(settings: SpotifySettings, open_browser: bool = True):
+    if not settings.has_credentials:
+        raise MusicError("no Spotify credentials: set SPOTIPY_CLIENT_ID (see README, 'Spotify')")
+    common = dict(client_id=settings.client_id, redirect_uri=settings.redirect_uri, scope=SCOPES,
+                  cache_handler=PrivateTokenCache(cache_path=str(settings.token_cache)), open_browser=open_browser,
+                  requests_timeout=settings.timeout)
+    if settings.client_secret:
+        manager = spotipy.SpotifyOAuth(client_secret=settings.client_secret, **common)
+    else:
+        manager = spotipy.SpotifyPKCE(**common)
+    # Instance attributes override spotipy's class constants, so a local test server can stand in for Spotify.
+    manager.OAUTH_AUTHORIZE_URL = f"{settings.accounts_url}/authorize"
+    manager.OAUTH_TOKEN_URL = f"{settings.accounts_url}/api/token"
+    return manager
+
+
+def connect(settings: SpotifySettings, open_browser: bool = True) -> Spotify:
+    return Spotify(api_url=settings.api_url, auth_manager=auth_manager(settings, open_browser),
+                   requests_timeout=settings.timeout)
+
+
+@dataclass(frozen=True)
+class Playlist:
+    id: str
+    name: str
+    url: str
+    tracks: int
+
+
+def collect_tracks(client: Spotify, queries: tuple[str, ...], count: int, max_pages: int = 5) -> list[str]:
+    """`count` unique track URIs, round-robin over the queries, one 10-result page at a time.
+
+    Unique means a new URI and a new (title, first artist): the same song often exists as several releases.
+    """
+    uris: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    exhausted: set[str] = set()
+    for page in range(max_pages):
+        for query in queries:
+            if len(uris) >= count:
+                return uris
+            if query in exhausted:
+                continue
+            items = client.search(q=query, type="track", limit=PAGE_SIZE, offset=page * PAGE_SIZE)["tracks"]["items"]
+            if len(items) < PAGE_SIZE:
+                exhausted.add(query)
+            for track in items:
+                artist = track["artists"][0]["name"].lower() if track.get("artists") else ""
+                key = (track["name"].lower(), artist)
+                if track["uri"] in uris or key in seen:
+                    continue
+                seen.add(key)
+                uris.append(track["uri"])
+                if len(uris) >= count:
+                    return uris
+    return uris
+
+
+def create_playlist(client: Spotify, mood: Mood, tracks: int = 20, public: bool = False,
+                    now: datetime | None = None) -> Playlist:
+    client.me()  # fail early, before any search, if the login is not valid
+    uris = collect_tracks(client, mood.queries, tracks)
+    if not uris:
+        raise MusicError(f"Spotify search found no tracks for '{mood.title}'")
+    stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    name = f"Emotion DJ: {mood.title} ({stamp})"
+    description = f"{mood.title} for a {mood.emotion} room, picked by Emotion DJ from your expression. {mood.why}"
+    playlist = client.current_user_playlist_create(name, public=public, description=description[:300])
+    for start in range(0, len(uris), 100):  # the endpoint takes at most 100 items per call
+        client.playlist_add_items(playlist["id"], uris[start:start + 100])
+    url = playlist.get("external_urls", {}).get("spotify") or f"https://open.spotify.com/playlist/{playlist['id']}"
+    return Playlist(playlist["id"], name, url, len(uris))
+
+
+def explain(error: Exception) -> str:
+    """One line for the HUD or the CLI, for anything talking to Spotify can raise."""
+    if isinstance(error, MusicError):
+        return str(error)
+    if isinstance(error, spotipy.SpotifyException):
+        status = error.http_status
+        if status == 401:
+            return "Spotify rejected the login (401): delete the token cache and log in again"
+        if status == 403:
+            return "Spotify refused the request (403): is your account on the app's user list in the dashboard?"
+        if status == 429:
+            return "Spotify is rate-limiting this app (429): wait a minute and try again"
+        if status and status >= 500:
+            return f"Spotify is having trouble ({status}): try again later"
+        return f"Spotify error {status}: {str(error.msg).splitlines()[-1].strip()[:120]}"
+    if isinstance(error, spotipy.SpotifyOauthError):
+        return f"Spotify login failed: {getattr(error, 'error_description', None) or getattr(error, 'error', None) or 'no token'}"
+    if isinstance(error, EOFError):  # spotipy fell back to asking for the redirect URL on a stdin that is closed
+        return "not logged in to Spotify and no browser/terminal to log in with: run 'run_edge.py playlist' in a terminal once"
+    if isinstance(error, requests.Timeout):
+        return "Spotify did not answer in time (timeout): check the connection and try again"
+    if isinstance(error, requests.ConnectionError):
+        return "cannot reach Spotify (offline?)"
+    if isinstance(error, requests.RequestException):
+        return f"network error talking to Spotify: {type(error).__name__}"
+    return f"unexpected error talking to Spotify: {type(error).__name__}"

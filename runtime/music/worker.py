@@ -1,0 +1,49 @@
+"""Runs playlist requests on a worker thread so the frame loop never waits on the network.
+
+Presses while a request is running are coalesced into it (counted, not queued): one press, one playlist.
+`status` is the line the HUD shows: "creating...", then the result or the error.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from runtime.music.mood import MoodSnapshot
+from runtime.music.service import Outcome
+
+
+class MusicWorker:
+    def __init__(self, create: Callable, on_done: Callable[[MoodSnapshot, Outcome], None] | None = None):
+        self._create = create  # Mood -> Outcome, e.g. PlaylistService.create
+        self._on_done = on_done
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.status = ""
+        self.coalesced = 0
+        self.last: Outcome | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def request(self, snap: MoodSnapshot) -> bool:
+        """Start a request for this snapshot; False (and counted) if one is already running."""
+        with self._lock:
+            if self.busy:
+                self.coalesced += 1
+                return False
+            self.status = f"mood {snap.describe()}: creating playlist..."
+            self._thread = threading.Thread(target=self._run, args=(snap,), name="music", daemon=True)
+            self._thread.start()
+            return True
+
+    def _run(self, snap: MoodSnapshot) -> None:
+        outcome = self._create(snap.mood)
+        self.last = outcome
+        self.status = f"mood {snap.describe()}: {outcome.message}" if outcome.ok else f"mood {snap.describe()}: failed - {outcome.message}"
+        if self._on_done:
+            self._on_done(snap, outcome)
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -1,0 +1,161 @@
+"""A local stand-in for Spotify's 2026 Web API and accounts service, on 127.0.0.1.
+
+Allowed endpoints behave like the real ones (search: at most 10 per page, else 400); removed ones
+answer 403 or 404. `script` injects failures: (method, path prefix, status, headers, times).
+Every request is logged in `calls` so tests can check which endpoints were used.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlparse
+
+REMOVED = ("/v1/recommendations", "/v1/audio-features", "/v1/audio-analysis", "/v1/browse/", "/v1/artists/")
+
+
+class FakeSpotify:
+    def __init__(self):
+        self.calls: list[tuple[str, str]] = []
+        self.script: list[list] = []
+        self.delays: dict[str, float] = {}  # exact path -> seconds to sleep before answering
+        self.tokens: set[str] = set()
+        self.codes: dict[str, tuple[str, str]] = {}  # code -> (challenge, redirect_uri)
+        self.playlists: dict[str, dict] = {}
+        self._ids = itertools.count(1)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "FakeSpotify":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def issue_token(self) -> dict:
+        token = f"tok-{next(self._ids)}-secretvalue"
+        self.tokens.add(token)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "refresh_token": f"ref-{token}",
+                "scope": "playlist-modify-private playlist-modify-public", "expires_at": int(time.time()) + 3600}
+
+    # -- catalogue: every query has 45 tracks; some titles repeat across queries and within a query ------
+    @staticmethod
+    def search_page(query: str, offset: int, limit: int) -> list[dict]:
+        items = []
+        for n in range(offset, min(offset + limit, 45)):
+            # every 7th result is a re-release of an earlier song (same title and artist, new URI)
+            title = f"{query} song {n - 1 if n % 7 == 6 else n}"
+            if n % 9 == 8:
+                title = "Shared Hit"  # the same song found by several queries
+            items.append({"uri": f"spotify:track:{abs(hash((query, n))) % 10**12:012d}", "name": title,
+                          "artists": [{"name": "Shared Artist" if title == "Shared Hit" else f"artist of {query}"}]})
+        return items
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body=None, headers: dict | None = None):
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                if body is not None:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, message: str, headers=None):
+                self._send(status, {"error": {"status": status, "message": message}}, headers)
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _scripted(self, method: str, path: str) -> bool:
+                for entry in fake.script:
+                    m, prefix, status, headers, times = entry
+                    if m == method and path.startswith(prefix) and times > 0:
+                        entry[4] -= 1
+                        self._error(status, f"scripted {status}", headers)
+                        return True
+                return False
+
+            def _handle(self, method: str):
+                url = urlparse(self.path)
+                path, query = url.path.rstrip("/") or "/", parse_qs(url.query)  # Spotify ignores a trailing slash
+                body = self._body() if method == "POST" else b""
+                fake.calls.append((method, path))
+                time.sleep(fake.delays.get(path, 0.0))
+                if self._scripted(method, path):
+                    return
+                if path == "/authorize":
+                    code = f"code-{next(fake._ids)}"
+                    fake.codes[code] = (query["code_challenge"][0], query["redirect_uri"][0])
+                    target = query["redirect_uri"][0] + "?" + urlencode({"code": code, **({"state": query["state"][0]} if "state" in query else {})})
+                    return self._send(302, None, {"Location": target})
+                if path == "/api/token":
+                    form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+                    if form.get("grant_type") == "refresh_token":
+                        return self._send(200, fake.issue_token())
+                    challenge, redirect = fake.codes.pop(form.get("code", ""), (None, None))
+                    verifier = form.get("code_verifier", "")
+                    expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+                    if challenge is None or redirect != form.get("redirect_uri") or (verifier and expected != challenge):
+                        return self._send(400, {"error": "invalid_grant", "error_description": "bad code or verifier"})
+                    return self._send(200, fake.issue_token())
+                if not path.startswith("/v1/"):
+                    return self._error(404, "not found")
+                auth = self.headers.get("Authorization", "")
+                if not auth.startswith("Bearer ") or auth[7:] not in fake.tokens:
+                    return self._error(401, "The access token expired")
+                if path.startswith(REMOVED) or (path.startswith("/v1/users/") and path.endswith("/playlists")):
+                    return self._error(403, "This endpoint is not available to development-mode apps")
+                if path.startswith("/v1/playlists/") and path.endswith("/tracks"):
+                    return self._error(404, "Use /items")
+                if method == "GET" and path == "/v1/me":
+                    return self._send(200, {"id": "tester", "display_name": "Tester"})
+                if method == "GET" and path == "/v1/search":
+                    limit, offset = int(query.get("limit", ["10"])[0]), int(query.get("offset", ["0"])[0])
+                    if limit > 10:
+                        return self._error(400, "Invalid limit")
+                    items = fake.search_page(query["q"][0], offset, limit)
+                    return self._send(200, {"tracks": {"items": items, "limit": limit, "offset": offset, "total": 45}})
+                if method == "POST" and path == "/v1/me/playlists":
+                    data = json.loads(body)
+                    pid = f"pl{next(fake._ids)}"
+                    fake.playlists[pid] = {**data, "items": []}
+                    return self._send(201, {"id": pid, "name": data["name"],
+                                            "external_urls": {"spotify": f"https://open.spotify.com/playlist/{pid}"}})
+                if method == "POST" and path.startswith("/v1/playlists/") and path.endswith("/items"):
+                    pid = path.split("/")[3]
+                    data = json.loads(body)
+                    uris = data["uris"] if isinstance(data, dict) else data  # Spotify takes {"uris": [...]} or [...]
+                    if pid not in fake.playlists:
+                        return self._error(404, "no such playlist")
+                    if len(uris) > 100:
+                        return self._error(400, "too many items")
+                    fake.playlists[pid]["items"].extend(uris)
+                    return self._send(201, {"snapshot_id": "snap"})
+                return self._error(404, "not found")
+
+            def do_GET(self):
+                self._handle("GET")
+
+            def do_POST(self):
+                self._handle("POST")
+
+        return Handler

@@ -1,0 +1,56 @@
+"""P in the running app: the playlist request runs on the music worker; the frame loop keeps its rate."""
+import time
+
+import numpy as np
+import pytest
+
+from runtime.app import App, RunConfig
+from tests.fake_spotify import FakeSpotify
+from tests.test_music import settings_for
+from tests.test_runtime_cli import YUNET
+
+
+class TimedApp(App):
+    """The real App, noting when each frame is handled and pressing P at frame 15."""
+
+    def __init__(self, config, press_at: int = 15):
+        super().__init__(config)
+        self.handled_at: list[float] = []
+        self.press_at = press_at
+        self.statuses: list[str] = []
+
+    def handle(self, result):
+        super().handle(result)
+        self.handled_at.append(time.perf_counter())
+        if len(self.handled_at) == self.press_at:
+            self.on_key(ord("p"))
+            self.on_key(ord("p"))  # a second press while busy is coalesced
+        self.statuses.append(self.music.status)
+
+
+@pytest.fixture
+def slow_spotify(tmp_path, monkeypatch):
+    fake = FakeSpotify().start()
+    fake.delays["/v1/me"] = 3.0  # a slow network: several seconds before anything comes back
+    settings = settings_for(fake, tmp_path)
+    monkeypatch.setenv("SPOTIPY_CLIENT_ID", settings.client_id)
+    monkeypatch.setenv("SPOTIFY_API_URL", settings.api_url)
+    monkeypatch.setenv("SPOTIFY_ACCOUNTS_URL", fake.url)
+    monkeypatch.setenv("SPOTIFY_TOKEN_CACHE", str(settings.token_cache))
+    monkeypatch.setenv("YUNET_MODEL", str(YUNET))
+    yield fake
+    fake.stop()
+
+
+def test_frame_interval_is_not_stretched_by_a_slow_playlist_request(slow_spotify):
+    config = RunConfig(source="demo", engine="onnx", detector="yunet", headless=True, draw=True, pace=True,
+                       max_frames=180, open_links=False)
+    app = TimedApp(config)
+    summary = app.run()
+    intervals = np.diff(app.handled_at)
+    assert summary["frames_rendered"] == 180
+    # the request took >= 3 s and finished while frames kept flowing at the source's 30 FPS
+    assert len(slow_spotify.playlists) == 1 and app.music.coalesced == 1, app.statuses[-1]
+    assert any("creating playlist" in s for s in app.statuses) and "with 20 tracks" in app.statuses[-1]
+    assert intervals.max() < 0.25, f"a frame waited {intervals.max():.2f} s"
+    assert abs(np.median(intervals) - 1 / 30) < 0.01
