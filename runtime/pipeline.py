@@ -1,12 +1,14 @@
-"""The threaded pipeline: capture thread -> inference thread -> results for the main thread.
+"""The threaded pipeline: capture -> detect -> infer -> results for the main thread, one thread per stage.
 
     capture:   source.read() (decode), timestamp; a live source keeps only the newest frame (drops counted),
                a file source blocks on a bounded queue so every frame is processed
-    inference: detect (every Nth frame; boxes carried in between) -> crop -> one batched engine call
-               -> track ids and smooth probabilities
+    detect:    face boxes (every Nth frame; boxes carried in between)
+    infer:     crop -> one batched engine call for all faces -> track ids and smooth probabilities
     main:      takes Results (render, record, events, keys) - see runtime/app.py
 
-Stages time themselves into one StageTimes; `stop()` ends both threads within a second.
+Detection and inference run in separate threads because OpenCV and ONNX Runtime release the GIL: on a
+2-core machine the detector works on frame n+1 while the model runs on frame n. Stages time themselves
+into one StageTimes; `stop()` ends all threads within a second.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ class Frame:
     index: int
     timestamp: float  # seconds since the start (source time for files, wall time for live sources)
     image: np.ndarray
+    boxes: np.ndarray | None = None  # set by the detect stage
+    detected: bool = False
 
 
 @dataclass
@@ -83,10 +87,16 @@ class Pipeline:
         self.counters = Counters()
         live = source.live
         self.frames: queue.Queue = queue.Queue(maxsize=1 if live else 8)
+        self.detected: queue.Queue = queue.Queue(maxsize=2 if live else 8)
         self.results: queue.Queue = queue.Queue(maxsize=2 if live else 8)
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._guard, args=(self._capture_loop,), name="capture", daemon=True),
-                         threading.Thread(target=self._guard, args=(self._infer_loop,), name="infer", daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._guard, args=(self._capture_loop,), name="capture", daemon=True),
+            threading.Thread(target=self._guard, args=(self._stage_loop, self.frames, self.detected, self.detect, False),
+                             name="detect", daemon=True),
+            threading.Thread(target=self._guard, args=(self._stage_loop, self.detected, self.results, self.infer, live),
+                             name="infer", daemon=True),
+        ]
         self._boxes = np.empty((0, 4), np.int32)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -109,10 +119,10 @@ class Pipeline:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def _guard(self, loop) -> None:
+    def _guard(self, loop, *args) -> None:
         """Run a thread's loop; an unexpected error ends the run with one message instead of a dead thread."""
         try:
-            loop()
+            loop(*args)
         except Exception as error:  # noqa: BLE001 - reported to the user by the main thread
             log.debug("%s thread failed", threading.current_thread().name, exc_info=True)
             self.counters.error = f"{threading.current_thread().name}: {type(error).__name__}: {error}"
@@ -166,14 +176,19 @@ class Pipeline:
                 pass
             self.frames.put_nowait(frame)
 
-    # -- inference thread ------------------------------------------------------------------------
-    def process(self, frame: Frame) -> Result:
-        """Detect, crop, infer in one batch, track: everything the inference thread does to one frame."""
-        detected = frame.index % self.detect_every == 0 or len(self._boxes) == 0
-        if detected:
+    # -- detect and infer threads ----------------------------------------------------------------
+    def detect(self, frame: Frame) -> Frame:
+        """Boxes for this frame: detected every `detect_every` frames, carried over in between."""
+        frame.detected = frame.index % self.detect_every == 0 or len(self._boxes) == 0
+        if frame.detected:
             with Timer(self.times, "detect"):
                 self._boxes, _ = self.detector.detect(frame.image)
-        boxes = self._boxes[: self.cropper.max_faces]
+        frame.boxes = self._boxes[: self.cropper.max_faces]
+        return frame
+
+    def infer(self, frame: Frame) -> Result:
+        """Crop all faces, run the engine once on the batch, then track and smooth."""
+        boxes = frame.boxes
         with Timer(self.times, "infer"):
             if len(boxes):
                 probs = self.engine.infer(self.cropper.crop(frame.image, boxes))
@@ -182,22 +197,26 @@ class Pipeline:
         with Timer(self.times, "track"):
             tracks: list[Track] = self.tracker.update(boxes, probs, frame.timestamp)
             faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw) for t in tracks]
-        return Result(frame, faces, detected)
+        self.counters.processed += 1
+        return Result(frame, faces, frame.detected)
 
-    def _infer_loop(self) -> None:
+    def process(self, frame: Frame) -> Result:
+        """Everything the detect and infer threads do to one frame, in the calling thread (for baselines/tests)."""
+        return self.infer(self.detect(frame))
+
+    def _stage_loop(self, inbox: queue.Queue, outbox: queue.Queue, work, newest_wins: bool) -> None:
         while not self._stop.is_set():
             try:
-                frame = self.frames.get(timeout=POLL)
+                item = inbox.get(timeout=POLL)
             except queue.Empty:
                 continue
-            if frame is END:
-                self._put(self.results, END)
+            if item is END:
+                self._put(outbox, END)
                 return
-            result = self.process(frame)
-            self.counters.processed += 1
-            if self.source.live:
-                self._offer_result(result)
-            elif not self._put(self.results, result):
+            out = work(item)
+            if newest_wins:
+                self._offer_result(out)
+            elif not self._put(outbox, out):
                 return
 
     def _offer_result(self, result: Result) -> None:

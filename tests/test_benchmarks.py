@@ -1,0 +1,60 @@
+"""The benchmark code itself, on tiny inputs (the figures come from real runs in benchmarks/results/)."""
+import json
+
+import pytest
+
+from benchmarks import engines, pipeline, report
+from benchmarks.clip import reference_clip
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    return reference_clip(tmp_path_factory.mktemp("clip") / "ref.mp4", frames=20)
+
+
+@pytest.fixture(scope="module")
+def engines_json(tmp_path_factory):
+    result = engines.run(None, 0.05, variants=[("onnx", "fp32", "cpu"), ("onnx", "int8", "cpu"), ("trt", "fp16", "cuda")])
+    path = tmp_path_factory.mktemp("bench") / "engines.json"
+    path.write_text(json.dumps(result))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipeline_json(tiny_clip, tmp_path_factory):
+    from tests.test_runtime_cli import YUNET
+    import os
+
+    os.environ.setdefault("YUNET_MODEL", str(YUNET))
+    path = tmp_path_factory.mktemp("bench") / "pipeline.json"
+    assert pipeline.main(["--source", str(tiny_clip), "--repeats", "1", "--json", str(path)]) == 0
+    return path
+
+
+def test_engines_json_has_the_fields(engines_json):
+    result = json.loads(engines_json.read_text())
+    assert result["machine"]["cores"] >= 1 and result["batches"] == [1, 8, 32, 64]
+    fp32, int8, trt = result["results"]
+    for row in (fp32, int8):
+        assert row["status"] == "measured" and row["runs_on"].startswith("onnx")
+        assert 0 < row["latency_ms_p50"] <= row["latency_ms_p95"]
+        assert set(row["throughput_faces_per_s"]) == {"1", "8", "32", "64"}
+    assert trt["status"].startswith("not measured")
+
+
+def test_baselines_and_pipeline_process_the_same_frames(pipeline_json):
+    result = json.loads(pipeline_json.read_text())["results"]
+    assert result["threaded"]["frames"] == result["sequential"]["frames"] == result["prototype"]["frames"] == 20
+    assert result["prototype"]["engine"].startswith("torch") and result["prototype"]["detector"] == "haar"
+    assert result["threaded"]["detector"].startswith("yunet")
+    for name in ("threaded", "sequential", "prototype"):
+        assert result[name]["fps_median"] > 0 and result[name]["stages"]["infer"]["count"] > 0
+    assert result["speedup_vs_prototype"] > 0 and result["threaded"]["bottleneck"]["stage"] in result["threaded"]["stages"]
+
+
+def test_report_writes_tables_and_chart(engines_json, pipeline_json, tmp_path):
+    assert report.main(["--engines", str(engines_json), "--pipeline", str(pipeline_json), "--out", str(tmp_path)]) == 0
+    (md,) = tmp_path.glob("*.md")
+    text = md.read_text()
+    assert "| onnx | fp32 |" in text and "not measured here [1]" in text and "Threaded pipeline:" in text
+    assert md.with_suffix(".png").stat().st_size > 10_000 and json.loads(md.with_suffix(".json").read_text())["engines"]
