@@ -10,14 +10,13 @@ through the same engine (needs $FER2013_DIR; skipped without it).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import time
 
 import numpy as np
 
-from benchmarks.machine import RESULTS, describe
+from benchmarks.machine import describe, save
 from runtime.engines import EngineUnavailable, create_engine
 from runtime.errors import UserError
 
@@ -105,11 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = run(args.data, 0.1 if args.quick else args.seconds)
-    path = args.json or RESULTS / f"{result['machine']['name']}-engines.json"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {path}")
+    save(result, "engines", args.json)
     return 0
 
 

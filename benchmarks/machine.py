@@ -1,6 +1,7 @@
 """Which machine a figure was measured on: a short name for file names, and the details for the tables."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -50,3 +51,12 @@ def describe() -> dict:
     name = f"{slug}" if gpu else f"cpu-{cores}core"
     return {"name": name, "cpu": cpu_model(), "cores": cores, "gpu": gpu, "os": platform.platform(),
             "versions": versions(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def save(result: dict, kind: str, path: str | os.PathLike | None = None) -> Path:
+    """Write a benchmark's JSON (default: benchmarks/results/<machine>-<kind>.json) and say where."""
+    path = Path(path) if path else RESULTS / f"{result['machine']['name']}-{kind}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+    return path

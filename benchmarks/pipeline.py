@@ -11,9 +11,7 @@ Without --source, the reference clip (640x480, two moving faces, 300 frames) is 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import statistics
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ import cv2
 import numpy as np
 
 from benchmarks.clip import reference_clip
-from benchmarks.machine import RESULTS, describe
+from benchmarks.machine import describe, save
 from runtime.app import App, RunConfig
 from runtime.detectors import create_detector
 from runtime.engines import create_engine
@@ -137,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%-10s %7.1f FPS (runs %s)  %s, %s", name, r["fps_median"], r["fps_runs"], r["engine"], r["detector"])
     log.info("speed-up: %.2fx the prototype, %.2fx the sequential loop; bottleneck %s", result["speedup_vs_prototype"],
              result["speedup_vs_sequential"], result["threaded"]["bottleneck"])
-    path = args.json or RESULTS / f"{report['machine']['name']}-pipeline.json"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"wrote {path}")
+    save(report, "pipeline", args.json)
     return 0
 
 

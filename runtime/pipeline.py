@@ -67,6 +67,25 @@ class Counters:
     started: float = field(default_factory=time.perf_counter)
 
 
+def put_newest(q: queue.Queue, item) -> int:
+    """Put without blocking; if the queue is full, drop its oldest item first. Returns how many were dropped.
+
+    Only one thread puts into each queue, so after taking one item out the put cannot fail.
+    """
+    try:
+        q.put_nowait(item)
+        return 0
+    except queue.Full:
+        pass
+    try:
+        q.get_nowait()
+        dropped = 1
+    except queue.Empty:
+        dropped = 0
+    q.put_nowait(item)
+    return dropped
+
+
 class _End:
     """Sentinel passed down the queues when the source ends."""
 
@@ -166,15 +185,7 @@ class Pipeline:
 
     def _offer_newest(self, frame: Frame) -> None:
         """Live sources: replace a frame nobody has taken yet, so inference never works on a backlog."""
-        try:
-            self.frames.put_nowait(frame)
-        except queue.Full:
-            try:
-                self.frames.get_nowait()
-                self.counters.dropped_capture += 1
-            except queue.Empty:
-                pass
-            self.frames.put_nowait(frame)
+        self.counters.dropped_capture += put_newest(self.frames, frame)
 
     # -- detect and infer threads ----------------------------------------------------------------
     def detect(self, frame: Frame) -> Frame:
@@ -220,15 +231,7 @@ class Pipeline:
                 return
 
     def _offer_result(self, result: Result) -> None:
-        try:
-            self.results.put_nowait(result)
-        except queue.Full:
-            try:
-                self.results.get_nowait()
-                self.counters.dropped_render += 1
-            except queue.Empty:
-                pass
-            self.results.put_nowait(result)
+        self.counters.dropped_render += put_newest(self.results, result)
 
     # -- main thread -----------------------------------------------------------------------------
     def next_result(self, timeout: float = POLL) -> Result | _End | None:

@@ -1,7 +1,6 @@
 """`run_edge.py playlist --mood NAME [--tracks N] [--no-open] [--public]`: the P key, without a camera."""
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
