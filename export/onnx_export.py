@@ -36,8 +36,10 @@ def export_onnx(checkpoint: dict[str, Any], path: Path, precision: str = "fp32")
     size = checkpoint["model_config"]["img_size"]
     example = torch.zeros(2, 1, size, size, dtype=torch.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # The exporter warns (through warnings and logging) about torchvision ops this model does not use.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter warns about torchvision ops it does not need
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             model, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
             dynamic_shapes={"faces": {0: torch.export.Dim("batch", min=1, max=4096)}},

@@ -126,11 +126,14 @@ def machine_description(device: torch.device) -> str:
 
 
 def finalize(out: Path, splits: dict, device: torch.device, amp_dtype, history: list[dict]) -> dict:
-    """Calibrate the best checkpoint's temperature on val, then report val and test with it."""
+    """Calibrate the best checkpoint's temperature on val, then report val and test with it.
+
+    In full fp32 (no autocast), so the stored numbers are the ones every fp32 engine reproduces.
+    """
     best = load_checkpoint(out / "best.pt")
     model = build_model(best).to(device)
     norm = best["normalization"]
-    logits = {name: predict_logits(model, splits[name].images, norm["mean"], norm["std"], device, amp_dtype=amp_dtype)
+    logits = {name: predict_logits(model, splits[name].images, norm["mean"], norm["std"], device)
               for name in ("val", "test")}
     temperature = fit_temperature(logits["val"], splits["val"].labels)
     metrics = {"temperature": temperature}
