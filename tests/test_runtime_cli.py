@@ -73,21 +73,32 @@ def test_demo_recording_is_a_valid_video(demo_run):
     assert count == 300 and first.shape == (480, 640, 3)
 
 
+def on_canvas(face: np.ndarray) -> np.ndarray:
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    canvas[160:320, 240:400] = cv2.resize(face, (160, 160), interpolation=cv2.INTER_CUBIC)[:, :, None]
+    return canvas
+
+
 def test_known_expressions_are_found_and_labelled(tmp_path, fer_dir):
     """FER2013 PrivateTest faces the shipped model gets right, moving in a clip: the runtime must agree."""
     import onnxruntime as ort
 
     from train.data import CLASSES, load_fer2013
 
+    from runtime.detectors import create_detector
+
     test = load_fer2013(fer_dir, splits=("test",), drop_blank_in=())["test"]
     session = ort.InferenceSession(str(ROOT / "weights/emotion_net.onnx"), providers=["CPUExecutionProvider"])
+    detector = create_detector("yunet", yunet_model=str(YUNET))
     picked = []
     for wanted in ("happy", "surprise"):
         index = np.flatnonzero(test.labels == CLASSES.index(wanted))[:200]
         probs = session.run(["probs"], {"faces": test.images[index][:, None]})[0]
-        confident = index[(probs.argmax(1) == CLASSES.index(wanted)) & (probs.max(1) > 0.9)]
-        assert len(confident), f"no confident {wanted} face"
-        picked.append((wanted, test.images[confident[0]]))
+        confident = index[(probs.argmax(1) == CLASSES.index(wanted)) & (probs.max(1) > 0.8)]
+        # 48x48 faces blown up to 160 px are blurry; keep one the detector finds in a 640x480 frame
+        findable = [i for i in confident[:30] if len(detector.detect(on_canvas(test.images[i]))[0])]
+        assert findable, f"no confident, findable {wanted} face"
+        picked.append((wanted, test.images[findable[0]]))
     clip = tmp_path / "fer.mp4"
     truth = moving_faces_clip(clip, [face for _, face in picked], frames=45)
     result = run_edge("--source", str(clip), "--engine", "onnx", "--detector", "yunet", "--events", str(tmp_path / "e.jsonl"))
