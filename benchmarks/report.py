@@ -60,6 +60,14 @@ def pipeline_table(pipeline: dict) -> list[str]:
     return lines
 
 
+def input_size_table(sizes: dict) -> list[str]:
+    lines = ["| input | params | conv MACs | ONNX Runtime p50 ms (b1) | p95 ms |", "|---|---|---|---|---|"]
+    for r in sizes["results"]:
+        lines.append(f"| {r['input_size']}x{r['input_size']} | {r['params']:,} | {r['conv_macs'] / 1e6:.0f} M | "
+                     f"{r['latency_ms_p50']:.3f} | {r['latency_ms_p95']:.3f} |")
+    return lines
+
+
 def chart(engines: dict | None, pipeline: dict | None, path: Path, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     if engines:
@@ -105,13 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         pipeline_main(["--json", str(pipeline_path)])
     engines = json.loads(engines_path.read_text())
     pipeline = json.loads(pipeline_path.read_text())
+    sizes_path = engines_path.with_name(engines_path.name.replace("-engines", "-input_size"))
+    sizes = json.loads(sizes_path.read_text()) if sizes_path.is_file() else None
     measured_on = engines["machine"]
     name = measured_on["name"]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.json").write_text(json.dumps({"machine": measured_on, "engines": engines, "pipeline": pipeline}, indent=2))
+    (args.out / f"{name}.json").write_text(json.dumps({"machine": measured_on, "engines": engines, "pipeline": pipeline,
+                                                        "input_size": sizes}, indent=2))
     who = (f"{measured_on['gpu'] + ' + ' if measured_on['gpu'] else ''}{measured_on['cpu']} ({measured_on['cores']} cores), "
            f"measured {measured_on['date']}; " + ", ".join(f"{k} {v}" for k, v in measured_on["versions"].items()))
     md = [f"# Benchmarks: {name}", "", who, "", "## Engines (model only)", "", *engine_table(engines), "",
+          *(["## Input size (architecture only, random weights)", "", *input_size_table(sizes), ""] if sizes else []),
           "## Pipeline (end to end, headless, every frame)", "", *pipeline_table(pipeline), "",
           f"![chart]({name}.png)", ""]
     (args.out / f"{name}.md").write_text("\n".join(md))

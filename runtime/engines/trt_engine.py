@@ -87,7 +87,7 @@ class TensorRTEngine(Engine):
         self.context.set_input_shape(self.info.input_name, faces.shape)
         _check(cudart.cudaMemcpyAsync(self._d_in, faces.ctypes.data, faces.nbytes,
                                       cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
-        if not self.context.execute_async_v3(self.stream):
+        if not self.context.execute_async_v3(int(self.stream)):
             raise RuntimeError("TensorRT execution failed")
         out = self._host_out[:n]
         _check(cudart.cudaMemcpyAsync(out.ctypes.data, self._d_out, out.nbytes,
