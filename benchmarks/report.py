@@ -68,7 +68,7 @@ def input_size_table(sizes: dict) -> list[str]:
     return lines
 
 
-def chart(engines: dict | None, pipeline: dict | None, path: Path, title: str) -> None:
+def chart(engines: dict | None, pipelines: list[dict], path: Path, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     if engines:
         measured = [r for r in engines["results"] if r["status"] == "measured"]
@@ -78,10 +78,19 @@ def chart(engines: dict | None, pipeline: dict | None, path: Path, title: str) -
         axes[0].set(title="model throughput, batch 64 (faces/s)", xscale="log")
         for y, v in enumerate(values):
             axes[0].text(v, y, f" {v:,.0f}", va="center", fontsize=8)
-    if pipeline:
-        names = ["threaded", "sequential", "prototype"]
-        values = [pipeline["results"][n]["fps_median"] for n in names]
-        axes[1].bar(names, values, color=["tab:green", "tab:orange", "tab:red"])
+    if pipelines:
+        names, values, colors = [], [], []
+        for p in pipelines:  # one threaded bar per run (engine/precision), the baselines once
+            r = p["results"]["threaded"]
+            names.append("threaded\n" + " ".join(r["engine"].split()[:2]))
+            values.append(r["fps_median"])
+            colors.append("tab:green")
+        for n, c in (("sequential", "tab:orange"), ("prototype", "tab:red")):
+            r = pipelines[0]["results"][n]
+            names.append(f"{n}\n" + " ".join(r["engine"].split()[:2]))
+            values.append(r["fps_median"])
+            colors.append(c)
+        axes[1].bar(names, values, color=colors)
         axes[1].axhline(27, color="gray", ls="--", label="original prototype on a GPU (~27 FPS)")
         axes[1].set(title="end-to-end FPS, 640x480 clip, every frame")
         axes[1].legend(loc="upper right", fontsize=8)
@@ -96,38 +105,41 @@ def chart(engines: dict | None, pipeline: dict | None, path: Path, title: str) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
     parser.add_argument("--engines", type=Path)
-    parser.add_argument("--pipeline", type=Path)
+    parser.add_argument("--pipeline", type=Path, nargs="*", help="one or more pipeline results (default: <machine>-pipeline*.json)")
     parser.add_argument("--run", action="store_true", help="run both benchmarks first")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     machine = describe()
     engines_path = args.engines or RESULTS / f"{machine['name']}-engines.json"
-    pipeline_path = args.pipeline or RESULTS / f"{machine['name']}-pipeline.json"
+    pipeline_paths = args.pipeline or sorted(RESULTS.glob(f"{machine['name']}-pipeline*.json"))
     if args.run or not engines_path.is_file():
         from benchmarks.engines import main as engines_main
 
         engines_main(["--json", str(engines_path)])
-    if args.run or not pipeline_path.is_file():
+    if args.run or not pipeline_paths:
         from benchmarks.pipeline import main as pipeline_main
 
-        pipeline_main(["--json", str(pipeline_path)])
+        pipeline_paths = [RESULTS / f"{machine['name']}-pipeline.json"]
+        pipeline_main(["--json", str(pipeline_paths[0])])
     engines = json.loads(engines_path.read_text())
-    pipeline = json.loads(pipeline_path.read_text())
-    sizes_path = engines_path.with_name(engines_path.name.replace("-engines", "-input_size"))
-    sizes = json.loads(sizes_path.read_text()) if sizes_path.is_file() else None
+    pipelines = [json.loads(path.read_text()) for path in pipeline_paths]
+    sizes_path = engines_path.with_name(engines_path.name.replace("-engines.json", "-input_size.json"))
+    sizes = json.loads(sizes_path.read_text()) if sizes_path != engines_path and sizes_path.is_file() else None
     measured_on = engines["machine"]
     name = measured_on["name"]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.json").write_text(json.dumps({"machine": measured_on, "engines": engines, "pipeline": pipeline,
+    (args.out / f"{name}.json").write_text(json.dumps({"machine": measured_on, "engines": engines, "pipelines": pipelines,
                                                         "input_size": sizes}, indent=2))
     who = (f"{measured_on['gpu'] + ' + ' if measured_on['gpu'] else ''}{measured_on['cpu']} ({measured_on['cores']} cores), "
            f"measured {measured_on['date']}; " + ", ".join(f"{k} {v}" for k, v in measured_on["versions"].items()))
     md = [f"# Benchmarks: {name}", "", who, "", "## Engines (model only)", "", *engine_table(engines), "",
           *(["## Input size (architecture only, random weights)", "", *input_size_table(sizes), ""] if sizes else []),
-          "## Pipeline (end to end, headless, every frame)", "", *pipeline_table(pipeline), "",
+          "## Pipeline (end to end, headless, every frame)", "",
+          *[line for p in pipelines for line in [f"### threaded engine: {p['results']['threaded']['engine']}", "",
+                                                  *pipeline_table(p), ""]],
           f"![chart]({name}.png)", ""]
     (args.out / f"{name}.md").write_text("\n".join(md))
-    chart(engines, pipeline, args.out / f"{name}.png", who[:160])
+    chart(engines, pipelines, args.out / f"{name}.png", who[:160])
     print(f"wrote {args.out / name}.json, .md, .png")
     return 0
 

@@ -50,7 +50,9 @@ class App:
     def __init__(self, config: RunConfig):
         self.config = config
         # Order matters for clear errors: cheap checks (source, model) before slow ones.
-        self.engine = create_engine(config.engine, config.precision, config.device, model=config.model)
+        # One ONNX Runtime thread: detection and inference already run in parallel threads, and on a small CPU
+        # two intra-op threads fight the detector for the same cores (measured: benchmarks/results/).
+        self.engine = create_engine(config.engine, config.precision, config.device, model=config.model, threads=1)
         self.detector = create_detector(config.detector, yunet_model=config.yunet_model, detect_width=config.detect_width)
         self.window = None if config.headless else Window.open("Emotion DJ")
         self.source = open_source(config.source, loop=self.window is not None)

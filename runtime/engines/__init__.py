@@ -58,8 +58,11 @@ def _engine_class(name: str) -> type[Engine]:
 
 
 def create_engine(name: str = "auto", precision: str = "fp32", device: str = "auto",
-                  weights_dir: Path = DEFAULT_WEIGHTS_DIR, model: Path | None = None) -> Engine:
-    """The engine `name` for the model of `precision` (or the explicit `model` file) on `device`."""
+                  weights_dir: Path = DEFAULT_WEIGHTS_DIR, model: Path | None = None, **options) -> Engine:
+    """The engine `name` for the model of `precision` (or the explicit `model` file) on `device`.
+
+    `options` go to the engine's `load` (e.g. threads=1 for ONNX Runtime's CPU provider).
+    """
     if name not in ENGINE_NAMES:
         raise UserError(f"unknown engine '{name}': choose from {', '.join(ENGINE_NAMES)}")
     if precision not in PRECISIONS:
@@ -67,11 +70,12 @@ def create_engine(name: str = "auto", precision: str = "fp32", device: str = "au
     if device not in DEVICES:
         raise UserError(f"unknown device '{device}': choose from {', '.join(DEVICES)}")
     if name != "auto":
-        return _engine_class(name).load(precision=precision, device=device, weights_dir=weights_dir, model=model)
+        return _engine_class(name).load(precision=precision, device=device, weights_dir=weights_dir, model=model, **options)
     reasons = []
     for candidate in AUTO_ORDER:
         try:
-            engine = _engine_class(candidate).load(precision=precision, device=device, weights_dir=weights_dir, model=model)
+            engine = _engine_class(candidate).load(precision=precision, device=device, weights_dir=weights_dir, model=model,
+                                                   **options)
         except EngineUnavailable as why:
             reasons.append(f"{candidate}: {why}")
             log.debug("auto: %s unavailable: %s", candidate, why)

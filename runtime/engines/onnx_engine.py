@@ -56,7 +56,9 @@ class OnnxEngine(Engine):
         self._input_name = info.input_name
 
     @classmethod
-    def load(cls, precision: str, device: str, weights_dir: Path, model: Path | None = None) -> "OnnxEngine":
+    def load(cls, precision: str, device: str, weights_dir: Path, model: Path | None = None,
+             threads: int = 0, **_) -> "OnnxEngine":
+        """threads: intra-op threads for the CPU provider (0: ORT's default, one per core); $EMOTION_DJ_ORT_THREADS wins."""
         import onnxruntime as ort
 
         path = Path(model) if model else onnx_path(weights_dir, precision)
@@ -65,7 +67,7 @@ class OnnxEngine(Engine):
         if device == "cuda" and not wanted:
             raise EngineUnavailable("--device cuda: this ONNX Runtime has no CUDA provider "
                                     "(pip install onnxruntime-gpu, with CUDA 12 libraries) - or use --device cpu")
-        threads = int(os.environ.get("EMOTION_DJ_ORT_THREADS", "0"))
+        threads = int(os.environ.get("EMOTION_DJ_ORT_THREADS") or threads)
         session = open_session(path, [*wanted, "CPUExecutionProvider"], threads)
         # ORT falls back to CPU silently when a GPU provider's libraries are missing: believe get_providers().
         really = session.get_providers()

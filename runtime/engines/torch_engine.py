@@ -19,7 +19,7 @@ class TorchEngine(Engine):
         self.model, self.device, self.dtype = model, device, dtype
 
     @classmethod
-    def load(cls, precision: str, device: str, weights_dir: Path, model: Path | None = None) -> "TorchEngine":
+    def load(cls, precision: str, device: str, weights_dir: Path, model: Path | None = None, **_) -> "TorchEngine":
         try:
             import torch
 

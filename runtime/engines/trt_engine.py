@@ -62,7 +62,7 @@ class TensorRTEngine(Engine):
         self.context.set_tensor_address(info.output_name, int(self._d_out))
 
     @classmethod
-    def load(cls, precision: str, device: str, weights_dir: Path, model: Path | None = None) -> "TensorRTEngine":
+    def load(cls, precision: str, device: str, weights_dir: Path, model: Path | None = None, **_) -> "TensorRTEngine":
         if device == "cpu":
             raise EngineUnavailable("TensorRT runs on a CUDA GPU only; --device cpu asks for the CPU (use --engine onnx)")
         try:
