@@ -58,3 +58,15 @@ def test_report_fields():
     report = classification_report(probs, np.array([0, 1, 2, 3, 4, 5, 6, 5]), tuple("abcdefg"))
     assert report["accuracy"] == 7 / 8 and report["per_class"]["g"]["precision"] == 0.5
     assert report["per_class"]["f"]["recall"] == 0.5 and 0 < report["macro_f1"] < 1
+
+
+def test_weight_ema_is_validated_saved_and_resumed(tiny_csv, tmp_path):
+    args = ["--data", str(tiny_csv), "--batch-size", "16", "--widths", "8,8,16,16,16", "--out", str(tmp_path),
+            "--amp", "off", "--ema", "0.9"]
+    assert train_main([*args, "--epochs", "1"]) == 0
+    last = load_checkpoint(tmp_path / "last.pt")
+    assert "ema_state" in last and int(last["ema_state"]["n_averaged"]) == 2  # 42 images / batch 16 = 2 steps
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert not torch.equal(best["state_dict"]["head.2.weight"], last["state_dict"]["head.2.weight"])
+    assert train_main([*args, "--epochs", "2", "--resume"]) == 0
+    assert int(load_checkpoint(tmp_path / "last.pt")["ema_state"]["n_averaged"]) == 4

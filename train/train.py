@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from train.augment import build_augmentation
@@ -49,6 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--widths", type=lambda s: tuple(int(w) for w in s.split(",")), default=DEFAULT_WIDTHS,
                    help="channels of the 5 blocks, comma-separated")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="decay of an exponential moving average of the weights, e.g. 0.999 (0: off); when on, "
+                        "the average is what is validated, selected and saved")
     p.add_argument("--plateau-patience", type=int, default=3, help="ReduceLROnPlateau patience (epochs)")
     p.add_argument("--plateau-factor", type=float, default=0.5)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -84,7 +88,8 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler, amp_dtype, batch_size, mean, std, progress):
+def train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler, amp_dtype, batch_size, mean, std, progress,
+                    ema: AveragedModel | None = None):
     model.train()
     order = torch.randperm(len(labels), device=images.device)
     total_loss, correct, seen = 0.0, 0, 0
@@ -100,6 +105,8 @@ def train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler, 
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        if ema is not None:
+            ema.update_parameters(model)
         total_loss += loss.item() * len(target)
         correct += (logits.argmax(1) == target).sum().item()
         seen += len(target)
@@ -176,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
                                                            patience=args.plateau_patience, min_lr=1e-6)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
+    evaluated = ema.module if ema is not None else model  # the weights that are validated and saved
     augment = build_augmentation().to(device)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -186,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng_state"])
+        if ema is not None and "ema_state" in state:
+            ema.load_state_dict(state["ema_state"])
         history, start_epoch, best_accuracy = state["history"], state["epoch"] + 1, state["best_val_accuracy"]
         log.info("resumed from %s at epoch %d (best val %.2f%%)", args.out / "last.pt", start_epoch, best_accuracy * 100)
 
@@ -201,8 +212,8 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         with tqdm(total=len(labels), desc=f"epoch {epoch}/{args.epochs}", unit="img", leave=False, disable=None) as bar:
             train_loss, train_accuracy = train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler,
-                                                         amp_dtype, args.batch_size, mean, std, bar)
-        val_logits = predict_logits(model, val.images, mean, std, device, amp_dtype=amp_dtype)
+                                                         amp_dtype, args.batch_size, mean, std, bar, ema)
+        val_logits = predict_logits(evaluated, val.images, mean, std, device, amp_dtype=amp_dtype)
         val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
         val_accuracy = float((val_logits.argmax(1) == val.labels).mean())
         scheduler.step(val_accuracy)
@@ -213,9 +224,10 @@ def run(args: argparse.Namespace) -> int:
         write_history(history, args.out)
         if val_accuracy > best_accuracy:
             best_accuracy = val_accuracy
-            save_checkpoint(args.out / "best.pt", {**base, "state_dict": model.state_dict(), "epoch": epoch,
+            save_checkpoint(args.out / "best.pt", {**base, "state_dict": evaluated.state_dict(), "epoch": epoch,
                                                    "best_val_accuracy": best_accuracy})
-        save_checkpoint(args.out / "last.pt", {**base, "state_dict": model.state_dict(), "epoch": epoch,
+        extra = {"ema_state": ema.state_dict()} if ema is not None else {}
+        save_checkpoint(args.out / "last.pt", {**base, **extra, "state_dict": model.state_dict(), "epoch": epoch,
                                                "best_val_accuracy": best_accuracy, "optimizer": optimizer.state_dict(),
                                                "scheduler": scheduler.state_dict(), "rng_state": torch.get_rng_state(),
                                                "history": history})
