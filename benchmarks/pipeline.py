@@ -24,7 +24,7 @@ from benchmarks.machine import describe, save
 from runtime.app import App, RunConfig
 from runtime.detectors import create_detector
 from runtime.engines import create_engine
-from runtime.pipeline import STAGES, Frame, Pipeline
+from runtime.pipeline import STAGES, FaceResult, Frame, Pipeline, Result
 from runtime.render import Renderer
 from runtime.sources import open_source
 from runtime.stats import StageTimes, Timer
@@ -77,8 +77,6 @@ def prototype_step(pipeline: Pipeline, frame: Frame):
             probs.append(pipeline.engine.infer(pipeline.cropper.crop(frame.image, box[None])))
     frame.boxes, frame.detected = boxes, True
     stacked = np.concatenate(probs) if probs else np.empty((0, len(pipeline.engine.info.classes)), np.float32)
-    from runtime.pipeline import FaceResult, Result
-
     with Timer(pipeline.times, "track"):
         tracks = pipeline.tracker.update(boxes, stacked, frame.timestamp)
     return Result(frame, [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs, t.raw) for t in tracks], True)

@@ -7,7 +7,7 @@ mood of the last few seconds, which the playlist snapshot uses.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,11 +18,9 @@ class Track:
     box: np.ndarray  # x, y, w, h
     probs: np.ndarray  # smoothed for display
     mood: np.ndarray  # smoothed over seconds, for the playlist
+    raw: np.ndarray  # the latest unsmoothed probabilities
     last_seen: float
-    first_seen: float
     misses: int = 0
-    hits: int = 1
-    raw: np.ndarray = field(default=None)  # the latest unsmoothed probabilities
 
     @property
     def area(self) -> int:
@@ -50,6 +48,7 @@ class FaceTracker:
     def update(self, boxes: np.ndarray, probs: np.ndarray, timestamp: float) -> list[Track]:
         """Match this frame's faces to the tracks; returns the tracks seen in this frame, in box order."""
         matched: list[Track | None] = [None] * len(boxes)
+        used: set[int] = set()  # indices of tracks already given a box
         if self.tracks and len(boxes):
             overlaps = iou_matrix(np.array([t.box for t in self.tracks], np.float32), boxes.astype(np.float32))
             # Greedy: best overlaps first; each track and each box used once.
@@ -57,25 +56,24 @@ class FaceTracker:
                 ti, bi = divmod(int(flat), len(boxes))
                 if overlaps[ti, bi] < self.iou_threshold:
                     break
-                if matched[bi] is None and all(m is not self.tracks[ti] for m in matched):
+                if matched[bi] is None and ti not in used:
                     matched[bi] = self.tracks[ti]
+                    used.add(ti)
+        for ti, track in enumerate(self.tracks):
+            if ti not in used:
+                track.misses += 1
         for i, track in enumerate(matched):
             if track is None:
-                track = Track(self._next_id, boxes[i].copy(), probs[i].copy(), probs[i].copy(), timestamp, timestamp, raw=probs[i].copy())
+                matched[i] = Track(self._next_id, boxes[i].copy(), probs[i].copy(), probs[i].copy(), probs[i].copy(), timestamp)
                 self._next_id += 1
-                self.tracks.append(track)
-                matched[i] = track
+                self.tracks.append(matched[i])
                 continue
             dt = max(timestamp - track.last_seen, 0.0)
             track.probs += (1.0 - math.exp(-dt / self.label_tau)) * (probs[i] - track.probs)
             track.mood += (1.0 - math.exp(-dt / self.mood_tau)) * (probs[i] - track.mood)
             track.raw = probs[i].copy()
             track.box[:] = boxes[i]
-            track.last_seen, track.misses, track.hits = timestamp, 0, track.hits + 1
-        seen = {id(t) for t in matched}
-        for track in self.tracks:
-            if id(track) not in seen:
-                track.misses += 1
+            track.last_seen, track.misses = timestamp, 0
         self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
         return matched
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from train.checkpoint import CheckpointError, build_model, load_checkpoint
 from train.data import CLASSES, DatasetError, load_fer2013
-from train.metrics import classification_report, fit_temperature, softmax
+from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
 from train.model import CustomDeepEmotionNet
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,6 @@ def evaluate(weights: str, data: str | None, split: str, batch_size: int = 512) 
         val_logits = logits if split == "val" else predict_logits(model, splits["val"].images, norm["mean"], norm["std"], device, batch_size)
         temperature = fit_temperature(val_logits, splits["val"].labels)
         temperature_source = "fitted on val now (the checkpoint has none)"
-    uncalibrated = classification_report(softmax(logits), labels, classes)
     calibrated = classification_report(softmax(logits, temperature), labels, classes)
     return {
         "weights": str(weights),
@@ -89,7 +88,7 @@ def evaluate(weights: str, data: str | None, split: str, batch_size: int = 512) 
         "temperature": temperature,
         "temperature_source": temperature_source,
         "report": calibrated,
-        "ece_before_temperature": uncalibrated["ece"],
+        "ece_before_temperature": expected_calibration_error(softmax(logits), labels),
         "ece_after_temperature": calibrated["ece"],
     }
 

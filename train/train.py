@@ -27,7 +27,7 @@ from train.augment import build_augmentation
 from train.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
 from train.data import CLASSES, DatasetError, load_fer2013
 from train.evaluate import normalize_batch, predict_logits
-from train.metrics import classification_report, fit_temperature, softmax
+from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
 from train.model import DEFAULT_WIDTHS, CustomDeepEmotionNet, count_parameters
 from train.plots import plot_confusion_matrix, plot_history
 
@@ -146,7 +146,7 @@ def finalize(out: Path, splits: dict, device: torch.device, amp_dtype, history: 
     metrics = {"temperature": temperature}
     for name in ("val", "test"):
         report = classification_report(softmax(logits[name], temperature), splits[name].labels, CLASSES)
-        report["ece_before_temperature"] = classification_report(softmax(logits[name]), splits[name].labels, CLASSES)["ece"]
+        report["ece_before_temperature"] = expected_calibration_error(softmax(logits[name]), splits[name].labels)
         metrics[name] = report
         plot_confusion_matrix(report["confusion_matrix"], CLASSES, f"{name}: accuracy {report['accuracy'] * 100:.2f}%",
                               out / f"confusion_{name}.png")
