@@ -22,6 +22,8 @@ class Renderer:
         self.colors = [PALETTE[i % len(PALETTE)] for i in range(len(classes))]
         self.bar_width = bar_width
         self.label_width = max(cv2.getTextSize(name, FONT, 0.4, 1)[0][0] for name in classes) + 6
+        self._hud_key: tuple[str, ...] = ()
+        self._hud_width = 0
 
     def draw_faces(self, image: np.ndarray, result: Result) -> None:
         for face in result.faces:
@@ -50,13 +52,15 @@ class Renderer:
             cv2.rectangle(image, (x0, y + 2), (x0 + self.bar_width, y + row - 2), (50, 50, 50), -1)
             cv2.rectangle(image, (x0, y + 2), (x0 + int(self.bar_width * float(probs[i])), y + row - 2), self.colors[i], -1)
 
-    @staticmethod
-    def draw_hud(image: np.ndarray, lines: list[str]) -> None:
+    def draw_hud(self, image: np.ndarray, lines: list[str]) -> None:
         """Text lines top-left on a dark band, so they stay readable on any background."""
         if not lines:
             return
         line_height = 18
-        width = max(cv2.getTextSize(line, FONT, 0.45, 1)[0][0] for line in lines) + 12
+        key = tuple(lines)
+        if key != self._hud_key:  # the text changes a few times a second, not every frame: measure it once
+            self._hud_key, self._hud_width = key, max(cv2.getTextSize(line, FONT, 0.45, 1)[0][0] for line in lines) + 12
+        width = self._hud_width
         band = image[0:line_height * len(lines) + 8, 0:min(width, image.shape[1])]
         band //= 3  # darken in place
         for i, line in enumerate(lines):
