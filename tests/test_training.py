@@ -70,3 +70,16 @@ def test_weight_ema_is_validated_saved_and_resumed(tiny_csv, tmp_path):
     assert not torch.equal(best["state_dict"]["head.2.weight"], last["state_dict"]["head.2.weight"])
     assert train_main([*args, "--epochs", "2", "--resume"]) == 0
     assert int(load_checkpoint(tmp_path / "last.pt")["ema_state"]["n_averaged"]) == 4
+
+
+def test_init_starts_from_given_weights_and_rejects_another_shape(tiny_checkpoint, tiny_csv, tmp_path, capsys):
+    args = ["--data", str(tiny_csv), "--batch-size", "16", "--epochs", "1", "--amp", "off", "--init", str(tiny_checkpoint)]
+    # lr 0: the optimiser leaves the weights alone, so the run's weights must be exactly the --init ones.
+    assert train_main([*args, "--widths", "8,8,16,16,16", "--lr", "0", "--out", str(tmp_path / "ft")]) == 0
+    init, tuned = load_checkpoint(tiny_checkpoint)["state_dict"], load_checkpoint(tmp_path / "ft" / "last.pt")["state_dict"]
+    convs = [name for name, tensor in init.items() if tensor.ndim == 4]
+    assert convs and all(torch.equal(init[name], tuned[name]) for name in convs)
+    capsys.readouterr()
+    assert train_main([*args, "--widths", "8,8,16,16,32", "--out", str(tmp_path / "other")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: --init") and "\n" not in error

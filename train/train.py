@@ -1,6 +1,7 @@
 """Train CustomDeepEmotionNet on FER2013.
 
     python -m train --data DIR --img-size 48 --epochs 45 --device auto --out runs/NAME [--resume]
+    python -m train --data DIR --init runs/NAME/best.pt --lr 2.5e-4 --ema 0.999 --out runs/NAME-ft  # fine-tune
 
 Writes into --out: history.csv/.json (one row per epoch), curves.png, best.pt (best val accuracy,
 then temperature-calibrated on val), last.pt (for --resume), metrics.json and confusion-matrix PNGs.
@@ -62,6 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     p.add_argument("--out", type=Path, default=Path("runs/fer48"))
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", type=Path, metavar="CHECKPOINT",
+                   help="start from these weights (fine-tune) with a fresh optimiser, schedule and history")
     return p.parse_args(argv)
 
 
@@ -189,6 +192,12 @@ def run(args: argparse.Namespace) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     history, start_epoch, best_accuracy = [], 1, -1.0
+    if args.init and not args.resume:  # on --resume, last.pt already holds the fine-tuned weights
+        init = load_checkpoint(args.init)
+        if init["model_config"] != model_config:
+            raise CheckpointError(f"--init {args.init} has model config {init['model_config']}, this run {model_config}")
+        model.load_state_dict(init["state_dict"])
+        log.info("initialised from %s (epoch %d of its run)", args.init, init["epoch"])
     if args.resume:
         state = load_checkpoint(args.out / "last.pt")
         model.load_state_dict(state["state_dict"])
