@@ -53,6 +53,20 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def train_commands(checkpoint: dict[str, Any], out: str) -> list[str]:
+    """The `python -m train` commands that made this checkpoint, oldest first (one per --init stage)."""
+    earlier = checkpoint.get("initialized_from")
+    commands = train_commands(earlier, out + "-init") if earlier else []
+    config = checkpoint.get("train_config", {})
+    command = "python -m train --data $FER2013_DIR --img-size {} --epochs {} --lr {}".format(
+        config.get("img_size", 48), config.get("epochs", 45), config.get("lr", 1e-3))
+    if config.get("ema"):
+        command += f" --ema {config['ema']}"
+    if earlier:
+        command += f" --init {out}-init/best.pt"
+    return [*commands, f"{command} --out {out}"]
+
+
 def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: dict[str, Path], out: Path) -> Path:
     """weights/model_card.json: everything a user needs to trust, use and reproduce the shipped model."""
     config = checkpoint["model_config"]
@@ -74,12 +88,12 @@ def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: d
             split: {k: v for k, v in checkpoint["metrics"][split].items() if k != "confusion_matrix"}
             for split in ("val", "test")
         },
-        "training": {"config": train_config, **checkpoint.get("training", {}), "best_epoch": checkpoint.get("epoch")},
+        "training": {"config": train_config, **checkpoint.get("training", {}), "best_epoch": checkpoint.get("epoch"),
+                     **({"initialized_from": checkpoint["initialized_from"]} if "initialized_from" in checkpoint else {})},
         "files": {name: {"path": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
                   for name, path in {"checkpoint": checkpoint_path, **files}.items()},
         "reproduce": [
-            "python -m train --data $FER2013_DIR --img-size {} --epochs {} --out runs/NAME".format(
-                config["img_size"], train_config.get("epochs", 45)),
+            *train_commands(checkpoint, "runs/NAME"),
             "python -m train.evaluate --weights runs/NAME/best.pt --data $FER2013_DIR --split test",
             "python -m export --weights runs/NAME/best.pt --formats onnx,onnx-fp16,onnx-int8 --out weights",
         ],

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from export.metadata import train_commands
 from train.checkpoint import load_checkpoint
 from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
 from train.model import CustomDeepEmotionNet
@@ -79,6 +80,11 @@ def test_init_starts_from_given_weights_and_rejects_another_shape(tiny_checkpoin
     init, tuned = load_checkpoint(tiny_checkpoint)["state_dict"], load_checkpoint(tmp_path / "ft" / "last.pt")["state_dict"]
     convs = [name for name, tensor in init.items() if tensor.ndim == 4]
     assert convs and all(torch.equal(init[name], tuned[name]) for name in convs)
+    best = load_checkpoint(tmp_path / "ft" / "best.pt")
+    assert best["initialized_from"]["train_config"] == load_checkpoint(tiny_checkpoint)["train_config"]
+    first, second = train_commands(best, "runs/x")
+    assert "--out runs/x-init" in first and "--init" not in first
+    assert second.endswith("--lr 0.0 --init runs/x-init/best.pt --out runs/x")
     capsys.readouterr()
     assert train_main([*args, "--widths", "8,8,16,16,32", "--out", str(tmp_path / "other")]) == 2
     error = capsys.readouterr().err.strip()

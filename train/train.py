@@ -192,12 +192,17 @@ def run(args: argparse.Namespace) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     history, start_epoch, best_accuracy = [], 1, -1.0
-    if args.init and not args.resume:  # on --resume, last.pt already holds the fine-tuned weights
+    lineage = {}
+    if args.init:
         init = load_checkpoint(args.init)
         if init["model_config"] != model_config:
             raise CheckpointError(f"--init {args.init} has model config {init['model_config']}, this run {model_config}")
-        model.load_state_dict(init["state_dict"])
-        log.info("initialised from %s (epoch %d of its run)", args.init, init["epoch"])
+        # How the starting weights were made, so the model card can list every command that reproduces them.
+        lineage = {"initialized_from": {key: init[key] for key in ("train_config", "training", "epoch", "initialized_from")
+                                        if key in init}}
+        if not args.resume:  # on --resume, last.pt already holds the fine-tuned weights
+            model.load_state_dict(init["state_dict"])
+            log.info("initialised from %s (epoch %d of its run)", args.init, init["epoch"])
     if args.resume:
         state = load_checkpoint(args.out / "last.pt")
         model.load_state_dict(state["state_dict"])
@@ -215,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     train_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     base = {"model_config": model_config, "classes": list(CLASSES), "normalization": {"mean": mean, "std": std},
             "temperature": None, "train_config": train_config,
-            "dataset": {name: {"images": len(s), "dropped": s.dropped} for name, s in splits.items()}}
+            "dataset": {name: {"images": len(s), "dropped": s.dropped} for name, s in splits.items()}, **lineage}
 
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.perf_counter()
