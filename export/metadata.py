@@ -53,15 +53,23 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# The training flags that shape the weights; written out in full so a command reproduces the run even if
+# the CLI's defaults change later.
+RECIPE_FLAGS = ("img_size", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "dropout", "widths",
+                "ema", "plateau_patience", "plateau_factor", "seed")
+
+
 def train_commands(checkpoint: dict[str, Any], out: str) -> list[str]:
     """The `python -m train` commands that made this checkpoint, oldest first (one per --init stage)."""
     earlier = checkpoint.get("initialized_from")
     commands = train_commands(earlier, out + "-init") if earlier else []
     config = checkpoint.get("train_config", {})
-    command = "python -m train --data $FER2013_DIR --img-size {} --epochs {} --lr {}".format(
-        config.get("img_size", 48), config.get("epochs", 45), config.get("lr", 1e-3))
-    if config.get("ema"):
-        command += f" --ema {config['ema']}"
+    command = "python -m train --data $FER2013_DIR"
+    for key in RECIPE_FLAGS:
+        if key in config:
+            value = config[key]
+            value = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            command += f" --{key.replace('_', '-')} {value}"
     if earlier:
         command += f" --init {out}-init/best.pt"
     return [*commands, f"{command} --out {out}"]

@@ -84,7 +84,8 @@ def test_init_starts_from_given_weights_and_rejects_another_shape(tiny_checkpoin
     assert best["initialized_from"]["train_config"] == load_checkpoint(tiny_checkpoint)["train_config"]
     first, second = train_commands(best, "runs/x")
     assert "--out runs/x-init" in first and "--init" not in first
-    assert second.endswith("--lr 0.0 --init runs/x-init/best.pt --out runs/x")
+    assert " --lr 0.0 " in second and " --widths 8,8,16,16,16 " in second
+    assert second.endswith("--seed 0 --init runs/x-init/best.pt --out runs/x")
     capsys.readouterr()
     assert train_main([*args, "--widths", "8,8,16,16,32", "--out", str(tmp_path / "other")]) == 2
     error = capsys.readouterr().err.strip()
