@@ -15,6 +15,7 @@ from export.onnx_export import ExportError
 from runtime.model_files import ModelInfo, onnx_path
 from tests.conftest import ROOT
 from train.checkpoint import build_deployable, load_checkpoint
+from train.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,16 @@ def test_model_card_lists_files_and_metrics(exported):
     assert card["classes"][0] == "angry" and card["input"]["dtype"] == "uint8"
     assert {"checkpoint", "onnx-fp32", "onnx-fp16", "onnx-int8"} <= set(card["files"])
     assert "accuracy" in card["metrics"]["test"] and card["temperature"] > 0
+
+
+def test_evaluate_gives_the_same_report_for_the_onnx_file_as_for_the_checkpoint(exported, tiny_checkpoint, tiny_csv):
+    from_checkpoint = evaluate(str(tiny_checkpoint), str(tiny_csv), "test")
+    from_onnx = evaluate(str(onnx_path(exported, "fp32", "best")), str(tiny_csv), "test")
+    assert from_onnx["engine"] == "onnx fp32 CPUExecutionProvider"
+    assert from_onnx["temperature"] == pytest.approx(from_checkpoint["temperature"])
+    assert from_onnx["report"]["accuracy"] == from_checkpoint["report"]["accuracy"]
+    for key in ("ece_before_temperature", "ece_after_temperature"):
+        assert from_onnx[key] == pytest.approx(from_checkpoint[key], abs=1e-4)
 
 
 def test_unknown_format_name():
