@@ -41,8 +41,7 @@ def time_calls(engine, faces: np.ndarray, seconds: float, min_calls: int) -> np.
 
 
 def accuracy(engine, images: np.ndarray, labels: np.ndarray, batch: int = 64) -> float:
-    predictions = np.concatenate([engine.infer(images[i:i + batch]).argmax(1) for i in range(0, len(images), batch)])
-    return float((predictions == labels).mean())
+    return float((engine.infer_many(images, batch).argmax(1) == labels).mean())
 
 
 def measure(engine, test_split, seconds: float) -> dict:

@@ -74,6 +74,19 @@ def test_evaluate_gives_the_same_report_for_the_onnx_file_as_for_the_checkpoint(
         assert from_onnx[key] == pytest.approx(from_checkpoint[key], abs=1e-4)
 
 
+def test_evaluate_resizes_faces_for_an_onnx_model_of_another_input_size(tiny_csv, tmp_path):
+    from train.train import main as train_main
+
+    assert train_main(["--data", str(tiny_csv), "--img-size", "64", "--epochs", "1", "--batch-size", "16",
+                       "--widths", "8,8,16,16,16", "--amp", "off", "--out", str(tmp_path)]) == 0
+    assert export_main(["--weights", str(tmp_path / "best.pt"), "--formats", "onnx", "--out", str(tmp_path)]) == 0
+    from_checkpoint = evaluate(str(tmp_path / "best.pt"), str(tiny_csv), "test")
+    from_onnx = evaluate(str(onnx_path(tmp_path, "fp32", "best")), str(tiny_csv), "test")
+    # cv2 resizes uint8 faces, the checkpoint path float ones: at most one of the 14 faces may flip.
+    assert from_onnx["report"]["n"] == from_checkpoint["report"]["n"] == 14
+    assert abs(from_onnx["report"]["accuracy"] - from_checkpoint["report"]["accuracy"]) <= 1 / 14 + 1e-9
+
+
 def test_unknown_format_name():
     with pytest.raises(ExportError, match="unknown format"):
         parse_formats("onnx,tflite")

@@ -46,6 +46,10 @@ class Engine(ABC):
     def describe(self) -> str:
         """What really runs: engine, precision and provider/device, e.g. 'onnx fp32 CPUExecutionProvider'."""
 
+    def infer_many(self, faces: np.ndarray, batch: int = 64) -> np.ndarray:
+        """infer() over a whole dataset, `batch` faces a call (evaluation and benchmarks, not the frame loop)."""
+        return np.concatenate([self.infer(np.ascontiguousarray(faces[i:i + batch])) for i in range(0, len(faces), batch)])
+
     def warmup(self, max_batch: int = 8) -> None:
         size = self.info.input_size
         for batch in (1, max_batch):
