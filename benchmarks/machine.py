@@ -1,4 +1,8 @@
-"""Which machine a figure was measured on: a short name for file names, and the details for the tables."""
+"""Which machine a figure was measured on: a short name for file names, and the details for the tables.
+
+Result files are named by the machine's GPU, or by its CPU model and core count, so one machine's results
+never overwrite another's (e.g. benchmarks/results/amd-epyc-2core-pipeline.json).
+"""
 from __future__ import annotations
 
 import json
@@ -9,17 +13,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from core.machine import cpu_model, cpu_slug
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def gpu_name() -> str | None:
@@ -46,10 +42,8 @@ def versions() -> dict[str, str]:
 
 def describe() -> dict:
     gpu = gpu_name()
-    cores = os.cpu_count() or 1
-    slug = re.sub(r"[^a-z0-9]+", "-", (gpu or "cpu").lower()).strip("-")
-    name = f"{slug}" if gpu else f"cpu-{cores}core"
-    return {"name": name, "cpu": cpu_model(), "cores": cores, "gpu": gpu, "os": platform.platform(),
+    name = re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-") if gpu else cpu_slug()
+    return {"name": name, "cpu": cpu_model(), "cores": os.cpu_count() or 1, "gpu": gpu, "os": platform.platform(),
             "versions": versions(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 

@@ -21,13 +21,14 @@ import numpy as np
 
 from benchmarks.clip import reference_clip
 from benchmarks.machine import describe, save
-from runtime.app import App, RunConfig
+from runtime.app import App, RunConfig, build_parts
 from runtime.detectors import create_detector
 from runtime.engines import create_engine
-from runtime.pipeline import STAGES, FaceResult, Frame, Pipeline, Result
+from runtime.frames import FaceResult, Frame, Result
+from runtime.processor import FrameProcessor
 from runtime.render import Renderer
 from runtime.sources import open_source
-from runtime.stats import StageTimes, Timer
+from runtime.stats import Timer
 
 log = logging.getLogger("benchmarks.pipeline")
 
@@ -35,18 +36,18 @@ log = logging.getLogger("benchmarks.pipeline")
 def threaded(clip: Path, engine: str, precision: str, device: str) -> dict:
     config = RunConfig(source=str(clip), engine=engine, precision=precision, device=device, detector="yunet",
                        headless=True, draw=True, pace=False, open_links=False)
-    summary = App(config).run()
-    return {"frames": summary["frames_rendered"], "fps": summary["fps"], "stages": summary["stages"],
-            "engine": summary["engine"], "detector": summary["detector"]}
+    summary = App(config, build_parts(config)).run()
+    stages = {k: vars(v) for k, v in summary.stages.items()}
+    return {"frames": summary.frames_rendered, "fps": summary.fps, "stages": stages,
+            "engine": summary.engine, "detector": summary.detector}
 
 
 def sequential_loop(clip: Path, engine, detector, per_face: bool) -> dict:
     """One thread does everything. per_face: one forward per face (prototype) instead of one per frame."""
     source = open_source(str(clip))
-    pipeline = Pipeline(source, detector, engine)  # used only for its process() step and timers, no threads
+    processor = FrameProcessor(detector, engine)  # the run_edge.py frame path, called in this thread
     renderer = Renderer(engine.info.classes)
-    times = StageTimes(STAGES)
-    pipeline.times = times
+    times = processor.times
     frames, started = 0, time.perf_counter()
     while True:
         with Timer(times, "decode"):
@@ -54,37 +55,33 @@ def sequential_loop(clip: Path, engine, detector, per_face: bool) -> dict:
         if image is None:
             break
         frame = Frame(frames, frames / source.fps, image)
-        if per_face:
-            result = prototype_step(pipeline, frame)
-        else:
-            result = pipeline.process(frame)
+        result = prototype_step(processor, frame) if per_face else processor.process(frame)
         with Timer(times, "render"):
             renderer.draw_faces(image, result)
         frames += 1
     elapsed = time.perf_counter() - started
     source.close()
-    return {"frames": frames, "fps": frames / elapsed, "stages": times.summary(), "engine": engine.describe(),
-            "detector": detector.describe()}
+    return {"frames": frames, "fps": frames / elapsed, "stages": {k: vars(v) for k, v in times.summary().items()},
+            "engine": engine.describe(), "detector": detector.describe()}
 
 
-def prototype_step(pipeline: Pipeline, frame: Frame):
+def prototype_step(processor: FrameProcessor, frame: Frame) -> Result:
     """Detect on the full frame, then one engine call per face, as the original prototype did."""
-    with Timer(pipeline.times, "detect"):
-        boxes, _ = pipeline.detector.detect(frame.image)
+    with Timer(processor.times, "detect"):
+        boxes = processor.detector.detect(frame.image).boxes
     probs = []
-    with Timer(pipeline.times, "infer"):
+    with Timer(processor.times, "infer"):
         for box in boxes:
-            probs.append(pipeline.engine.infer(pipeline.cropper.crop(frame.image, box[None])))
-    frame.boxes, frame.detected = boxes, True
-    stacked = np.concatenate(probs) if probs else np.empty((0, len(pipeline.engine.info.classes)), np.float32)
-    with Timer(pipeline.times, "track"):
-        tracks = pipeline.tracker.update(boxes, stacked, frame.timestamp)
-    return Result(frame, [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs, t.raw) for t in tracks], True)
+            probs.append(processor.engine.infer(processor.cropper.crop(frame.image, box[None])))
+    stacked = np.concatenate(probs) if probs else np.empty((0, len(processor.engine.info.classes)), np.float32)
+    with Timer(processor.times, "track"):
+        tracks = processor.tracker.update(boxes, stacked, frame.timestamp)
+    return Result(frame, [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw) for t in tracks], True)
 
 
 def run(clip: Path, repeats: int, engine: str, precision: str, device: str) -> dict:
     runs: dict[str, list[dict]] = {"threaded": [], "sequential": [], "prototype": []}
-    seq_engine = create_engine(engine, precision, device)
+    seq_engine = create_engine(engine, precision, device, **({"threads": 1} if engine == "onnx" else {}))
     yunet = create_detector("yunet", detect_width=320)
     proto_engine = create_engine("torch", "fp32", "cuda" if device == "cuda" else "cpu")
     haar = create_detector("haar", detect_width=0)
@@ -117,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--frames", type=int, default=300, help="length of the generated reference clip")
     parser.add_argument("--engine", default="onnx")
-    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--precision", default="auto")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -4,25 +4,24 @@
 
 onnx: fp32; onnx-fp16: weights and compute in half, same I/O; onnx-int8: explicit Q/DQ nodes from
 ONNX Runtime's static quantizer, calibrated on training images (needs --data or $FER2013_DIR);
-trt: a TensorRT plan built from the fp32 ONNX (or the precision given by --trt-precision) where
-TensorRT exists. Where --out holds the fp32 ONNX afterwards, model_card.json is written beside it.
+trt: builds the TensorRT plan of the ONNX of --trt-precision into the runtime's plan cache, under the key
+`run_edge.py --engine trt` looks up (so the first run starts at once); needs TensorRT and a GPU.
+Where --out holds the fp32 ONNX afterwards, model_card.json is written beside it, with each precision's
+accuracy on val and test measured through ONNX Runtime when FER2013 is at hand (--precision auto reads it).
 """
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from pathlib import Path
 from typing import Callable
 
+from core.cli import EXIT_OK, OneLineErrorParser, run_cli, setup_logging
+from core.contract import INPUT_NAME, onnx_path
 from export.metadata import metadata_props, write_model_card
 from export.onnx_export import ExportError, export_onnx
-from runtime.engines.trt_plan import TensorRTUnavailable
-from runtime.model_files import onnx_path
 from train.checkpoint import CheckpointError, load_checkpoint
-from train.data import DatasetError
+from train.data import DatasetError, resolve_data_dir
 
-log = logging.getLogger("export")
 
 
 def _onnx(precision: str) -> Callable:
@@ -44,14 +43,16 @@ def _int8(checkpoint: dict, out: Path, stem: str, args: argparse.Namespace) -> P
 
 
 def _trt(checkpoint: dict, out: Path, stem: str, args: argparse.Namespace) -> Path:
-    from runtime.engines.trt_plan import build_plan, import_tensorrt
+    from runtime.engines.trt_plan import BuildSettings, build_plan, gpu_name, import_cudart, import_tensorrt, plan_path
 
-    import_tensorrt()  # fail with the install hint before exporting anything
+    trt = import_tensorrt()  # fail with the install hint before exporting anything
+    gpu = gpu_name(import_cudart())
     source = onnx_path(out, args.trt_precision, stem)
     if not source.is_file():
         raise ExportError(f"{source} does not exist: export onnx{'' if args.trt_precision == 'fp32' else '-' + args.trt_precision} first")
-    size = checkpoint["model_config"]["img_size"]
-    return build_plan(source, "faces", size, args.trt_max_batch, out / f"{source.stem}.plan")
+    settings = BuildSettings()  # the runtime's settings, so the runtime finds this plan under its own key
+    plan = plan_path(source, gpu, trt.__version__, settings)
+    return build_plan(trt, source, INPUT_NAME, checkpoint["model_config"]["img_size"], settings, plan)
 
 
 FORMATS: dict[str, Callable] = {"onnx": _onnx("fp32"), "onnx-fp16": _onnx("fp16"), "onnx-int8": _int8, "trt": _trt}
@@ -65,35 +66,53 @@ def parse_formats(text: str) -> list[str]:
     return names
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.splitlines()[0])
+def precision_accuracies(files: dict[str, Path], data: str | None) -> dict[str, dict]:
+    """{precision: {split: {accuracy, macro_f1}}} for each exported ONNX, through the runtime's ONNX engine."""
+    from train.evaluate import evaluate_onnx
+
+    out = {}
+    for name, path in files.items():
+        reports = {split: evaluate_onnx(str(path), data, split)["report"] for split in ("val", "test")}
+        out[name.removeprefix("onnx-")] = {split: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
+                                           for split, r in reports.items()}
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(prog="python -m export", description=__doc__.splitlines()[0])
     parser.add_argument("--weights", required=True, help="checkpoint (.pt) from python -m train")
     parser.add_argument("--formats", default="onnx,onnx-fp16,onnx-int8", help=f"comma-separated: {', '.join(FORMATS)}")
     parser.add_argument("--out", type=Path, help="output folder (default: the checkpoint's folder)")
-    parser.add_argument("--data", help="FER2013 for int8 calibration (default: $FER2013_DIR)")
+    parser.add_argument("--data", help="FER2013 for int8 calibration and the card's accuracies (default: $FER2013_DIR)")
     parser.add_argument("--calibration-images", type=int, default=2048, help="training faces used to calibrate int8")
     parser.add_argument("--trt-precision", default="fp32", choices=("fp32", "fp16", "int8"))
-    parser.add_argument("--trt-max-batch", type=int, default=64)
     parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    try:
-        formats = parse_formats(args.formats)
-        checkpoint = load_checkpoint(args.weights)
-        out = args.out or Path(args.weights).parent
-        stem = Path(args.weights).stem
-        written = {name: FORMATS[name](checkpoint, out, stem, args) for name in formats}
-    except (ExportError, CheckpointError, DatasetError, TensorRTUnavailable) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # noqa: BLE001 - e.g. a TensorRT build failure: one line unless --verbose
-        if args.verbose:
-            raise
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
+    return parser
+
+
+def export(args: argparse.Namespace) -> int:
+    formats = parse_formats(args.formats)
+    checkpoint = load_checkpoint(args.weights)
+    out = args.out or Path(args.weights).parent
+    stem = Path(args.weights).stem
+    written = {name: FORMATS[name](checkpoint, out, stem, args) for name in formats}
     for name, path in written.items():
         print(f"{name:<10} {path}")
     onnx_files = {f"onnx-{p}": onnx_path(out, p, stem) for p in ("fp32", "fp16", "int8") if onnx_path(out, p, stem).is_file()}
     if "onnx-fp32" in onnx_files:
-        print(f"model card {write_model_card(checkpoint, Path(args.weights), onnx_files, out)}")
-    return 0
+        try:
+            data = str(resolve_data_dir(args.data))
+        except DatasetError:
+            data = None
+        accuracies = precision_accuracies(onnx_files, data) if data else {}
+        print(f"model card {write_model_card(checkpoint, Path(args.weights), onnx_files, out, accuracies)}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    from runtime.engines import EngineUnavailable
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    return run_cli(lambda: export(args), verbose=args.verbose,
+                   user_errors=(ExportError, CheckpointError, DatasetError, EngineUnavailable))

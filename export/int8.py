@@ -2,7 +2,9 @@
 
 Q/DQ is the form TensorRT 10/11 consumes for INT8 in a strongly typed network, and ORT's CPU provider
 runs it with integer kernels. Scales are calibrated on training images only (never val or test).
-Weights are per-channel symmetric int8; activations are symmetric int8, as TensorRT requires.
+Weights are per-channel symmetric int8; activations are symmetric int8, as TensorRT requires. Biases stay
+in float: ORT would otherwise quantize them to INT32 DequantizeLinear inputs, which TensorRT's dequantize
+does not accept (8-bit inputs only); `dequantize_inputs` lists what each DequantizeLinear takes.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from export.metadata import INPUT_NAME, attach_metadata
+from core.contract import INPUT_NAME
+from export.metadata import attach_metadata
+from train.data import resize_faces
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +42,9 @@ class FaceBatches(CalibrationDataReader):
 
 def calibration_faces(train_images: np.ndarray, count: int, size: int, seed: int = 0) -> np.ndarray:
     """A fixed random sample of training faces, shaped N x 1 x size x size (resized if the model is not 48)."""
-    import cv2
-
     rng = np.random.default_rng(seed)
     picked = train_images[rng.choice(len(train_images), size=min(count, len(train_images)), replace=False)]
-    if picked.shape[-1] != size:
-        picked = np.stack([cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR) for face in picked])
-    return picked[:, None].astype(np.uint8)
+    return resize_faces(picked, size)[:, None].astype(np.uint8)
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path, faces: np.ndarray, metadata: dict[str, str]) -> Path:
@@ -59,8 +59,21 @@ def quantize_int8(fp32_path: Path, int8_path: Path, faces: np.ndarray, metadata:
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.Percentile,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "CalibPercentile": 99.999},
+            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "CalibPercentile": 99.999,
+                           "QuantizeBias": False},
         )
     attach_metadata(int8_path, {**metadata, "precision": "int8"})
     log.info("wrote %s (int8 Q/DQ, calibrated on %d training faces)", int8_path, len(faces))
     return int8_path
+
+
+def dequantize_input_types(model_path: Path) -> dict[str, str]:
+    """{DequantizeLinear node: the element type of its quantized input} (TensorRT accepts 8-bit only)."""
+    import onnx
+
+    model = onnx.load(str(model_path))
+    types = {init.name: onnx.TensorProto.DataType.Name(init.data_type) for init in model.graph.initializer}
+    inferred = onnx.shape_inference.infer_shapes(model)
+    for value in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]:
+        types.setdefault(value.name, onnx.TensorProto.DataType.Name(value.type.tensor_type.elem_type))
+    return {node.name: types.get(node.input[0], "UNKNOWN") for node in model.graph.node if node.op_type == "DequantizeLinear"}

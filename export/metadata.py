@@ -8,8 +8,8 @@ from typing import Any
 
 import onnx
 
-INPUT_NAME = "faces"
-OUTPUT_NAME = "probs"
+from core.contract import INPUT_NAME, OUTPUT_NAME, CropSpec
+from train.model import DEFAULT_ARCHITECTURE
 
 
 def summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
 def metadata_props(checkpoint: dict[str, Any], precision: str) -> dict[str, str]:
     config = checkpoint["model_config"]
     return {
-        "model": "CustomDeepEmotionNet",
+        "model": checkpoint.get("architecture", DEFAULT_ARCHITECTURE),
         "model_config": json.dumps(config),
         "classes": json.dumps(list(checkpoint["classes"])),
         "input_size": str(config["img_size"]),
@@ -37,6 +37,7 @@ def metadata_props(checkpoint: dict[str, Any], precision: str) -> dict[str, str]
         "precision": precision,
         "dataset": "FER2013 (train: Training, val: PublicTest, test: PrivateTest)",
         "metrics": json.dumps(summary(checkpoint)),
+        "crop": CropSpec.from_json(checkpoint.get("crop")).to_json(),
     }
 
 
@@ -75,13 +76,14 @@ def train_commands(checkpoint: dict[str, Any], out: str) -> list[str]:
     return [*commands, f"{command} --out {out}"]
 
 
-def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: dict[str, Path], out: Path) -> Path:
+def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: dict[str, Path], out: Path,
+                     precisions: dict[str, dict] | None = None) -> Path:
     """weights/model_card.json: everything a user needs to trust, use and reproduce the shipped model."""
     config = checkpoint["model_config"]
     train_config = checkpoint.get("train_config", {})
     card = {
         "name": "Emotion DJ expression classifier",
-        "architecture": "CustomDeepEmotionNet (VGG-style, 5 conv blocks, global average pooling)",
+        "architecture": checkpoint.get("architecture", DEFAULT_ARCHITECTURE),
         "model_config": config,
         "classes": list(checkpoint["classes"]),
         "input": {"name": INPUT_NAME, "dtype": "uint8", "shape": ["N", 1, config["img_size"], config["img_size"]],
@@ -98,6 +100,8 @@ def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: d
         },
         "training": {"config": train_config, **checkpoint.get("training", {}), "best_epoch": checkpoint.get("epoch"),
                      **({"initialized_from": checkpoint["initialized_from"]} if "initialized_from" in checkpoint else {})},
+        # Each exported precision's accuracy through ONNX Runtime; --precision auto chooses with "val" only.
+        "precisions": precisions or {},
         "files": {name: {"path": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
                   for name, path in {"checkpoint": checkpoint_path, **files}.items()},
         "reproduce": [

@@ -15,7 +15,8 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from export.metadata import INPUT_NAME, OUTPUT_NAME, attach_metadata, metadata_props
+from core.contract import INPUT_NAME, OUTPUT_NAME
+from export.metadata import attach_metadata, metadata_props
 from train.checkpoint import build_deployable
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def export_onnx(checkpoint: dict[str, Any], path: Path, precision: str = "fp32")
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_shapes={"faces": {0: torch.export.Dim("batch", min=1, max=4096)}},
+            dynamic_shapes={INPUT_NAME: {0: torch.export.Dim("batch", min=1, max=4096)}},
             opset_version=OPSET, dynamo=True, external_data=False, verbose=False,
         )
     attach_metadata(path, metadata_props(checkpoint, precision))

@@ -1,22 +1,30 @@
-"""The main thread of run_edge.py: build the parts, run the pipeline, draw, show, record, log, react to keys."""
+"""The main thread of run_edge.py: run the pipeline, draw, show, record, log, react to keys and signals.
+
+`build_parts(config)` makes the parts (engine, detector, source, window, outputs, music) and checks the
+configuration; `App(config, parts)` runs them. Tests inject their own parts.
+"""
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from runtime.detectors import create_detector
-from runtime.engines import create_engine
-from runtime.music.mood import MoodSnapshot, snapshot
+from core.errors import UserError
+from runtime.detectors import Detector, create_detector
+from runtime.engines import Engine, create_engine
+from runtime.frames import Result, RunSummary
+from runtime.music.mood import Mood, MoodSnapshot, snapshot
 from runtime.music.service import Outcome, PlaylistService
 from runtime.music.spotify import MusicError, SpotifySettings
 from runtime.music.worker import MusicWorker
-from runtime.errors import UserError
-from runtime.outputs import EventLog, Recorder
-from runtime.pipeline import END, Pipeline, Result
+from runtime.outputs import EventLog, OutputError, Recorder
+from runtime.pipeline import END, Pipeline
+from runtime.processor import FrameProcessor
 from runtime.render import Renderer
-from runtime.sources import open_source
+from runtime.shutdown import STOP, StopFlag
+from runtime.sources import Source, open_source, source_kind
 from runtime.stats import Timer
 from runtime.window import QUIT_KEYS, Window
 
@@ -26,15 +34,18 @@ HUD_REFRESH = 0.5  # seconds between HUD text updates (percentiles are not compu
 
 @dataclass
 class RunConfig:
-    source: str = "demo"
+    source: str = "0"
     engine: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     device: str = "auto"
     detector: str = "auto"
     model: Path | None = None
-    yunet_model: str | None = None
+    yunet_model: Path | None = None
     detect_width: int = 320
     detect_every: int = 1
+    ort_threads: int | None = None  # None: the ONNX engine's own default
+    stream_timeout: float = 5.0
+    reconnect: int = 0
     headless: bool = False
     record: Path | None = None
     events: Path | None = None
@@ -46,51 +57,100 @@ class RunConfig:
     open_links: bool = True
 
 
+@dataclass
+class AppParts:
+    engine: Engine
+    detector: Detector
+    source: Source
+    window: Window | None
+    recorder: Recorder | None
+    events: EventLog | None
+    make_playlist: Callable[[Mood], Outcome]
+
+
+def refuse_overwriting_inputs(config: RunConfig) -> None:
+    """An output naming an input (or another output) would destroy it: refuse before anything is opened."""
+    inputs = {"--source": Path(config.source), "--model": config.model, "--yunet-model": config.yunet_model}
+    outputs = {"--record": config.record, "--events": config.events}
+    seen: dict[Path, str] = {}
+    for flag, path in inputs.items():
+        if path is not None and Path(path).expanduser().exists():
+            seen[Path(path).expanduser().resolve()] = flag
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        resolved = Path(path).expanduser().resolve()
+        if resolved in seen:
+            raise UserError(f"{flag} {path} is the same file as {seen[resolved]}: refusing to overwrite it")
+        seen[resolved] = flag
+
+
+def lazy_playlist_service(config: RunConfig) -> Callable[[Mood], Outcome]:
+    """The P key's action. Spotify settings are read on the first press, so a bad Spotify configuration
+    never stops an app that is not asked for music; it shows in the HUD when P is pressed."""
+    service: list[PlaylistService] = []
+
+    def make(mood: Mood) -> Outcome:
+        if not service:
+            try:
+                settings = SpotifySettings.load()
+            except MusicError as error:
+                return Outcome(False, str(error))
+            service.append(PlaylistService(settings, tracks=config.playlist_tracks, public=config.playlist_public,
+                                           open_links=config.open_links))
+        return service[0].create(mood)
+    return make
+
+
+def build_parts(config: RunConfig) -> AppParts:
+    """Every part the run needs; cheap checks first, so a bad flag fails before the slow loads."""
+    refuse_overwriting_inputs(config)
+    engine_options = {} if config.ort_threads is None else {"threads": config.ort_threads}
+    engine = create_engine(config.engine, config.precision, config.device, model=config.model, **engine_options)
+    detector_options = {"detect_width": config.detect_width}
+    if config.yunet_model is not None:
+        detector_options["yunet_model"] = config.yunet_model
+    detector = create_detector(config.detector, **detector_options)
+    window = None if config.headless else Window.open("Emotion DJ")
+    source_options = {"loop": window is not None}  # a window keeps showing the demo or an image until Q
+    if source_kind(config.source.strip()) == "stream":
+        source_options.update(timeout=config.stream_timeout, reconnect=config.reconnect)
+    source = open_source(config.source, **source_options)
+    engine.warmup()
+    recorder = Recorder(config.record, source.fps) if config.record else None
+    events = EventLog(config.events, engine.info.classes) if config.events else None
+    return AppParts(engine, detector, source, window, recorder, events, lazy_playlist_service(config))
+
+
 class App:
-    def __init__(self, config: RunConfig):
-        self.config = config
-        # Order matters for clear errors: cheap checks (source, model) before slow ones.
-        # One ONNX Runtime thread: detection and inference already run in parallel threads, and on a small CPU
-        # two intra-op threads fight the detector for the same cores (measured: benchmarks/results/).
-        self.engine = create_engine(config.engine, config.precision, config.device, model=config.model, threads=1)
-        self.detector = create_detector(config.detector, yunet_model=config.yunet_model, detect_width=config.detect_width)
-        self.window = None if config.headless else Window.open("Emotion DJ")
-        self.source = open_source(config.source, loop=self.window is not None)
-        self.engine.warmup()
-        self.classes = self.engine.info.classes
+    def __init__(self, config: RunConfig, parts: AppParts, stop: StopFlag = STOP):
+        self.config, self.parts, self.stop = config, parts, stop
+        self.window, self.recorder, self.events = parts.window, parts.recorder, parts.events
+        self.classes = parts.engine.info.classes
         self.renderer = Renderer(self.classes)
-        self.recorder = Recorder(config.record, self.source.fps) if config.record else None
-        self.events = EventLog(config.events, self.classes) if config.events else None
         self.draw = config.draw if config.draw is not None else bool(self.window or self.recorder)
         pace = config.pace if config.pace is not None else self.window is not None
-        self.pipeline = Pipeline(self.source, self.detector, self.engine, config.detect_every,
-                                 pace=pace, max_frames=config.max_frames)
-        self.music = MusicWorker(self.make_playlist_service().create, on_done=self.on_playlist_done)
+        self.processor = FrameProcessor(parts.detector, parts.engine, config.detect_every)
+        self.pipeline = Pipeline(parts.source, self.processor, pace=pace, max_frames=config.max_frames)
+        self.music = MusicWorker(parts.make_playlist, on_done=self.on_playlist_done)
         self.status = ""  # one line for the HUD when no music status is showing
         self.rendered = 0
         self._hud: list[str] = []
         self._hud_at = 0.0
         self.quit_reason = "source ended"
+        self.output_error: str | None = None
 
     def hud_lines(self) -> list[str]:
         now = time.perf_counter()
         if now - self._hud_at >= HUD_REFRESH:
             s = self.pipeline.summary()
-            stages = "  ".join(f"{k} {v['p50_ms']:.1f}" for k, v in s["stages"].items() if v["count"])
-            self._hud = [f"{s['fps']:.0f} FPS  |  {s['engine']}  |  {s['detector']}",
+            stages = "  ".join(f"{k} {v.p50_ms:.1f}" for k, v in s.stages.items() if v.count)
+            self._hud = [f"{s.fps:.0f} FPS  |  {s.engine}  |  {s.detector}",
                          f"ms p50: {stages}",
-                         f"dropped {s['dropped_capture'] + s['dropped_render']}  |  P: playlist  Q: quit"]
+                         f"dropped {s.dropped_capture + s.dropped_render}  |  P: playlist  Q: quit"]
             self._hud_at = now
         status = self.music.status or self.status
         return self._hud + ([status] if status else [])
-
-    def make_playlist_service(self) -> PlaylistService:
-        c = self.config
-        try:
-            settings = SpotifySettings.load()
-        except MusicError as error:
-            raise UserError(str(error)) from None
-        return PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public, open_links=c.open_links)
 
     def on_key(self, key: int) -> bool:
         """React to a key; False means quit."""
@@ -103,15 +163,16 @@ class App:
 
     def snapshot_mood(self) -> MoodSnapshot | None:
         """P: the main face's mood over the last seconds -> a playlist, made on the music worker thread."""
-        main = self.pipeline.tracker.main_face()
+        main = self.processor.main_face()
         if main is None:
             self.music.status, self.status = "", "P: no face in view, no mood to play"
             return None
-        snap = snapshot(self.classes, main.mood.copy(), main.id)
+        face_id, mood = main
+        snap = snapshot(self.classes, mood, face_id)
         started = self.music.request(snap)
         if self.events:
-            self.events.event("mood_snapshot", face=main.id, mood=snap.probs, playlist_mood=snap.mood.title,
-                              started=started)
+            self.events.event("mood_snapshot", t=round(time.perf_counter() - self.pipeline.counters.started, 3),
+                              face=face_id, mood=snap.probs, playlist_mood=snap.mood.title, started=started)
         return snap
 
     def on_playlist_done(self, snap: MoodSnapshot, outcome: Outcome) -> None:
@@ -131,51 +192,55 @@ class App:
             self.events.frame(result)
         self.rendered += 1
 
-    def run(self) -> dict:
-        self.pipeline.start()
-        try:
-            while True:
-                item = self.pipeline.next_result()
-                if item is END:
-                    break
-                if item is not None:
-                    self.handle(item)
-                if self.window:
-                    key = self.window.poll_key()
-                    if key is not None and not self.on_key(key):
-                        break
-                    if self.window.closed():
-                        self.quit_reason = "window closed"
-                        break
-        except KeyboardInterrupt:
-            self.quit_reason = "interrupted (Ctrl-C)"
-        finally:
-            joined = self.pipeline.stop(timeout=1.0)
-            if self.recorder:
-                self.recorder.close()
-            if self.events:
-                self.events.close()
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            item = self.pipeline.next_result()
+            if item is END:
+                return
+            if item is not None:
+                self.handle(item)
             if self.window:
-                self.window.close()
-            self.music.join(timeout=0.5)  # a request in flight is abandoned, not waited for
+                key = self.window.poll_key()
+                if key is not None and not self.on_key(key):
+                    return
+                if self.window.closed():
+                    self.quit_reason = "window closed"
+                    return
+        self.quit_reason = self.stop.reason
+
+    def run(self) -> RunSummary:
+        if self.stop.is_set():  # a signal arrived while the parts were being built
+            self.quit_reason = self.stop.reason
+        else:
+            self.pipeline.start()
+            try:
+                self._loop()
+            except OutputError as error:
+                self.output_error = str(error)
+        joined = self.pipeline.stop(timeout=1.0)
+        self._close_outputs()
+        if self.window:
+            self.window.close()
+        self.music.join(timeout=0.5)  # a request in flight is abandoned, not waited for
         summary = self.pipeline.summary()
-        summary.update(frames_rendered=self.rendered, threads_joined=joined,
-                       stopped_by=summary["error"] and "error" or self.quit_reason)
+        summary.frames_rendered = self.rendered
+        summary.threads_joined = joined
+        summary.error = self.output_error or summary.error
+        summary.stopped_by = "error" if summary.error else self.quit_reason
         if self.recorder:
-            summary["recorded_frames"] = self.recorder.frames
+            summary.recorded_frames = self.recorder.frames
+        if self.events:
+            summary.events_lines = self.events.lines
         if self.music.last:
-            summary["music"] = self.music.status
+            summary.music = self.music.status
         return summary
 
-
-def format_summary(s: dict) -> str:
-    stages = "  ".join(f"{k} {v['p50_ms']:.2f}/{v['p95_ms']:.2f}" for k, v in s["stages"].items() if v["count"])
-    return "\n".join([
-        f"Emotion DJ: {s['frames_processed']} frames from {s['source']} in {s['seconds']:.2f} s -> {s['fps']:.1f} FPS "
-        f"({s['stopped_by']})",
-        f"  engine {s['engine']}, detector {s['detector']}",
-        f"  frames: captured {s['frames_captured']}, processed {s['frames_processed']}, rendered {s['frames_rendered']}, "
-        f"dropped {s['dropped_capture']} at capture + {s['dropped_render']} at render",
-        f"  stage ms p50/p95: {stages}",
-        *([f"  music: {s['music']}"] if s.get("music") else []),
-    ])
+    def _close_outputs(self) -> None:
+        """Finalise the video and flush the events, each whatever happens to the other."""
+        for output in (self.recorder, self.events):
+            if output is None:
+                continue
+            try:
+                output.close()
+            except OutputError as error:
+                self.output_error = self.output_error or str(error)

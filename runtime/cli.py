@@ -1,19 +1,25 @@
-"""Command line of run_edge.py. Every option falls back to an environment variable (shown in --help)."""
+"""Command line of run_edge.py. Every option falls back to an environment variable (shown in --help), and
+every value, from either, is checked at start-up: a bad one ends in one line and exit 2."""
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 
+from core.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUNTIME_ERROR,
+    OneLineErrorParser,
+    fail,
+    run_cli,
+    setup_logging,
+)
 from runtime.detectors import DETECTOR_NAMES
-from runtime.engines import DEVICES, ENGINE_NAMES
-from runtime.errors import UserError
-from runtime.model_files import PRECISIONS
-
-EXIT_OK, EXIT_RUNTIME_ERROR, EXIT_USER_ERROR = 0, 1, 2
+from runtime.engines import DEVICES, ENGINE_NAMES, PRECISION_CHOICES
+from runtime.shutdown import STOP
 
 
 def env(name: str, default=None):
@@ -24,12 +30,26 @@ def env_flag(name: str) -> bool:
     return env(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, but a bad option ends in one line (and exit 2) like every other user error."""
+def number(kind: type, low: float, high: float | None, variable: str):
+    """An argparse type: a `kind` number in [low, high]; the message names the environment variable too."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            noun = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {noun} {bound}, got '{text}' (flag or ${variable})")
+        return value
+    return parse
 
-    def error(self, message: str):
-        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+
+def detect_width(text: str) -> int:
+    value = number(int, 0, 8192, "EMOTION_DJ_DETECT_WIDTH")(text)
+    if 0 < value < 32:
+        raise argparse.ArgumentTypeError(f"must be 0 (full size) or at least 32 pixels, got '{text}'")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,28 +62,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="camera index, video file, image, RTSP/HTTP URL, or 'demo' [$EMOTION_DJ_SOURCE]")
     p.add_argument("--engine", default=env("EMOTION_DJ_ENGINE", "auto"), choices=ENGINE_NAMES,
                    help="inference engine; auto = the fastest that loads [$EMOTION_DJ_ENGINE]")
-    p.add_argument("--precision", default=env("EMOTION_DJ_PRECISION", "fp32"), choices=PRECISIONS,
-                   help="model precision [$EMOTION_DJ_PRECISION]")
+    p.add_argument("--precision", default=env("EMOTION_DJ_PRECISION", "auto"), choices=PRECISION_CHOICES,
+                   help="model precision; auto = the fastest whose accuracy on the model card is within 0.5 points "
+                        "of fp32 (int8 on a CPU, fp16 on a GPU) [$EMOTION_DJ_PRECISION]")
     p.add_argument("--device", default=env("EMOTION_DJ_DEVICE", "auto"), choices=DEVICES, help="[$EMOTION_DJ_DEVICE]")
     p.add_argument("--detector", default=env("EMOTION_DJ_DETECTOR", "auto"), choices=DETECTOR_NAMES,
-                   help="face detector; auto = YuNet if its model can be had, else Haar [$EMOTION_DJ_DETECTOR]")
+                   help="face detector; auto = YuNet (shipped in weights/), else Haar [$EMOTION_DJ_DETECTOR]")
     p.add_argument("--model", type=Path, default=env("EMOTION_DJ_MODEL"),
                    help="an exported ONNX file (or .pt for --engine torch) instead of weights/ [$EMOTION_DJ_MODEL]")
-    p.add_argument("--yunet-model", default=env("YUNET_MODEL"),
-                   help="YuNet .onnx; default: user cache, downloaded once and sha256-checked [$YUNET_MODEL]")
-    p.add_argument("--detect-width", type=int, default=int(env("EMOTION_DJ_DETECT_WIDTH", "320")),
+    p.add_argument("--yunet-model", type=Path, default=env("YUNET_MODEL"),
+                   help="another YuNet .onnx instead of the one shipped in weights/ [$YUNET_MODEL]")
+    p.add_argument("--detect-width", type=detect_width, default=env("EMOTION_DJ_DETECT_WIDTH", "320"),
                    help="width frames are scaled to for detection (0: full size) [$EMOTION_DJ_DETECT_WIDTH]")
-    p.add_argument("--detect-every", type=int, default=int(env("EMOTION_DJ_DETECT_EVERY", "1")),
+    p.add_argument("--detect-every", type=number(int, 1, 1000, "EMOTION_DJ_DETECT_EVERY"),
+                   default=env("EMOTION_DJ_DETECT_EVERY", "1"),
                    help="detect every N frames and keep the boxes in between [$EMOTION_DJ_DETECT_EVERY]")
+    p.add_argument("--ort-threads", type=number(int, 0, 256, "EMOTION_DJ_ORT_THREADS"),
+                   default=env("EMOTION_DJ_ORT_THREADS"),
+                   help="ONNX Runtime intra-op threads (default 1: detection runs beside it; 0: one per core) "
+                        "[$EMOTION_DJ_ORT_THREADS]")
+    p.add_argument("--stream-timeout", type=number(float, 0.5, 120, "EMOTION_DJ_STREAM_TIMEOUT"),
+                   default=env("EMOTION_DJ_STREAM_TIMEOUT", "5"),
+                   help="seconds to open a network stream, and the longest wait for a frame [$EMOTION_DJ_STREAM_TIMEOUT]")
+    p.add_argument("--reconnect", type=number(int, 0, 1000, "EMOTION_DJ_RECONNECT"),
+                   default=env("EMOTION_DJ_RECONNECT", "0"),
+                   help="times to reopen a network stream that stalls or drops (0: a stalled stream is an error) "
+                        "[$EMOTION_DJ_RECONNECT]")
     p.add_argument("--headless", action="store_true", default=env_flag("EMOTION_DJ_HEADLESS"),
                    help="no window (automatic without a display) [$EMOTION_DJ_HEADLESS]")
     p.add_argument("--record", type=Path, default=env("EMOTION_DJ_RECORD"),
                    help="write the annotated video here (.mp4/.avi) [$EMOTION_DJ_RECORD]")
     p.add_argument("--events", type=Path, default=env("EMOTION_DJ_EVENTS"),
                    help="write one JSON line per processed frame here [$EMOTION_DJ_EVENTS]")
-    p.add_argument("--max-frames", type=int, default=int(env("EMOTION_DJ_MAX_FRAMES", "0")),
+    p.add_argument("--max-frames", type=number(int, 0, None, "EMOTION_DJ_MAX_FRAMES"),
+                   default=env("EMOTION_DJ_MAX_FRAMES", "0"),
                    help="stop after N frames (0: until the source ends or Q) [$EMOTION_DJ_MAX_FRAMES]")
-    p.add_argument("--tracks", type=int, default=int(env("EMOTION_DJ_TRACKS", "20")),
+    p.add_argument("--tracks", type=number(int, 1, 100, "EMOTION_DJ_TRACKS"), default=env("EMOTION_DJ_TRACKS", "20"),
                    help="tracks per playlist made with P [$EMOTION_DJ_TRACKS]")
     p.add_argument("--public", action="store_true", default=env_flag("EMOTION_DJ_PUBLIC"),
                    help="make playlists public (default private) [$EMOTION_DJ_PUBLIC]")
@@ -74,13 +108,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def setup_logging(verbose: bool) -> None:
+def quiet_opencv(verbose: bool) -> None:
     # OpenCV and its FFmpeg backend print to stderr themselves; a user error must stay one line.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "32" if verbose else "-8")
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose else cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+def run(args: argparse.Namespace) -> int:
+    from runtime.app import App, RunConfig, build_parts
+
+    config = RunConfig(source=args.source, engine=args.engine, precision=args.precision, device=args.device,
+                       detector=args.detector, model=args.model, yunet_model=args.yunet_model,
+                       detect_width=args.detect_width, detect_every=args.detect_every, ort_threads=args.ort_threads,
+                       stream_timeout=args.stream_timeout, reconnect=args.reconnect, headless=args.headless,
+                       record=args.record, events=args.events, max_frames=args.max_frames,
+                       playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open)
+    summary = App(config, build_parts(config)).run()
+    print(summary.format())
+    if args.summary_json:
+        try:
+            args.summary_json.write_text(json.dumps(summary.to_dict(), indent=2))
+        except OSError as error:
+            return fail(f"cannot write the summary to {args.summary_json}: {error.strerror}")
+    if summary.error:
+        return fail(summary.error, EXIT_RUNTIME_ERROR)
+    return EXIT_INTERRUPTED if STOP.asked_twice else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,24 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         return playlist_main(argv[1:])
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    from runtime.app import App, RunConfig, format_summary
-
-    config = RunConfig(source=args.source, engine=args.engine, precision=args.precision, device=args.device,
-                       detector=args.detector, model=args.model, yunet_model=args.yunet_model,
-                       detect_width=args.detect_width, detect_every=args.detect_every, headless=args.headless,
-                       record=args.record, events=args.events, max_frames=args.max_frames,
-                       playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open)
-    try:
-        summary = App(config).run()
-    except UserError as error:
-        if args.verbose:
-            logging.getLogger("run_edge").exception("failed")
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    print(format_summary(summary))
-    if args.summary_json:
-        args.summary_json.write_text(json.dumps(summary, indent=2))
-    if summary["error"]:
-        print(f"error: {summary['error']}", file=sys.stderr)
-        return EXIT_RUNTIME_ERROR
-    return EXIT_OK
+    quiet_opencv(args.verbose)
+    if STOP.is_set():
+        return fail(f"{STOP.reason} during start-up", EXIT_INTERRUPTED)
+    return run_cli(lambda: run(args), verbose=args.verbose)

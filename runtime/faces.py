@@ -1,35 +1,98 @@
-"""Face crops for the model: square, with a margin like FER2013's framing, grayscale, S x S, in one batch."""
+"""Face crops for the model: a square framed like FER2013's faces, grayscale, S x S, all faces in one batch.
+
+The framing comes from the model's CropSpec (core/contract.py; fitted on FER2013 val by
+benchmarks/pipeline_accuracy.py and carried in the model's metadata):
+  - with eye landmarks (YuNet), the square is rotated so the eye line is level and sized by the eye distance;
+  - with boxes only (Haar), it is the box's square with a margin and an offset.
+One affine warp per face does both, with replicated borders where the square leaves the frame. Large faces
+are first taken from a half- or quarter-size copy of the frame (area-averaged), so the warp never shrinks
+by more than 2x and does not alias. Every buffer is allocated once per frame size: the per-frame path
+allocates nothing.
+"""
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
 
+from core.contract import CropSpec
+
+LEVELS = 3  # full, half and quarter size frames
+
 
 class FaceCropper:
-    """Fills a preallocated uint8 batch (max_faces x 1 x S x S); the per-frame path allocates nothing."""
+    """Fills a preallocated uint8 batch (max_faces x 1 x S x S)."""
 
-    def __init__(self, size: int, max_faces: int = 32, margin: float = 0.15):
+    def __init__(self, size: int, max_faces: int = 32, spec: CropSpec | None = None, use_landmarks: bool = True):
         self.size = size
         self.max_faces = max_faces
-        self.margin = margin
+        self.spec = spec or CropSpec()
+        self.use_landmarks = use_landmarks and self.spec.eye_scale > 0
         self.batch = np.zeros((max_faces, 1, size, size), np.uint8)
-        self._gray: np.ndarray | None = None
+        self._levels: list[np.ndarray] = []
+        self._level_ready = [False] * LEVELS
+        self._matrix = np.zeros((2, 3), np.float64)
 
-    def crop(self, frame_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    def _frame_levels(self, frame_bgr: np.ndarray) -> None:
+        height, width = frame_bgr.shape[:2]
+        if not self._levels or self._levels[0].shape != (height, width):
+            self._levels = [np.empty((max(1, height >> k), max(1, width >> k)), np.uint8) for k in range(LEVELS)]
+        if frame_bgr.ndim == 3:
+            cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY, dst=self._levels[0])
+        else:
+            self._levels[0][:] = frame_bgr
+        self._level_ready = [True] + [False] * (LEVELS - 1)
+
+    def _level(self, k: int) -> np.ndarray:
+        if not self._level_ready[k]:
+            below = self._level(k - 1)
+            target = self._levels[k]
+            cv2.resize(below, (target.shape[1], target.shape[0]), dst=target, interpolation=cv2.INTER_AREA)
+            self._level_ready[k] = True
+        return self._levels[k]
+
+    def square(self, box: np.ndarray, landmarks: np.ndarray | None) -> tuple[float, float, float, float]:
+        """(centre x, centre y, side, angle in radians) of the crop square for one face."""
+        spec = self.spec
+        if self.use_landmarks and landmarks is not None:
+            right_eye, left_eye = landmarks[0], landmarks[1]  # the person's right eye is on the image's left
+            dx, dy = float(left_eye[0] - right_eye[0]), float(left_eye[1] - right_eye[1])
+            distance = math.hypot(dx, dy)
+            if distance >= 1.0:
+                angle = math.atan2(dy, dx)
+                side = distance * spec.eye_scale
+                down = spec.eye_center_y * side  # from the eyes' midpoint towards the mouth, in the face's frame
+                cx = (right_eye[0] + left_eye[0]) / 2.0 - math.sin(angle) * down
+                cy = (right_eye[1] + left_eye[1]) / 2.0 + math.cos(angle) * down
+                return cx, cy, side, angle
+        x, y, w, h = (float(v) for v in box)
+        side = max(w, h) * (1.0 + spec.margin)
+        return x + w / 2.0 + spec.shift_x * side, y + h / 2.0 + spec.shift_y * side, side, 0.0
+
+    def crop(self, frame_bgr: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
         """A view of the batch holding one crop per box (at most max_faces), valid until the next call."""
-        if self._gray is None or self._gray.shape != frame_bgr.shape[:2]:
-            self._gray = np.empty(frame_bgr.shape[:2], np.uint8)
-        gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY, dst=self._gray) if frame_bgr.ndim == 3 else frame_bgr
-        height, width = gray.shape
+        self._frame_levels(frame_bgr)
         count = min(len(boxes), self.max_faces)
         for i in range(count):
-            x, y, w, h = boxes[i]
-            side = max(w, h) * (1.0 + self.margin)
-            cx, cy = x + w / 2.0, y + h / 2.0
-            x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
-            x1, y1 = min(width, int(cx + side / 2)), min(height, int(cy + side / 2))
-            if x1 - x0 < 2 or y1 - y0 < 2:
+            cx, cy, side, angle = self.square(boxes[i], None if landmarks is None else landmarks[i])
+            if side < 2.0:
                 self.batch[i, 0] = 0
                 continue
-            cv2.resize(gray[y0:y1, x0:x1], (self.size, self.size), dst=self.batch[i, 0], interpolation=cv2.INTER_AREA)
+            level = 0
+            while level < LEVELS - 1 and side / (1 << level) > 2 * self.size:
+                level += 1
+            factor = float(1 << level)
+            scale = self.size / side * factor  # output pixels per pixel of this level
+            cos, sin = math.cos(angle) * scale, math.sin(angle) * scale
+            # (cx, cy) is continuous (pixel i covers [i, i + 1)); warpAffine works on pixel centres, so the
+            # point sits at cx / factor - 0.5 in the level and lands on the output's centre, (S - 1) / 2.
+            lx, ly = cx / factor - 0.5, cy / factor - 0.5
+            half = (self.size - 1) / 2.0
+            m = self._matrix
+            m[0, 0], m[0, 1], m[1, 0], m[1, 1] = cos, sin, -sin, cos
+            m[0, 2] = half - (cos * lx + sin * ly)
+            m[1, 2] = half - (-sin * lx + cos * ly)
+            cv2.warpAffine(self._level(level), m, (self.size, self.size), dst=self.batch[i, 0],
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return self.batch[:count]

@@ -18,49 +18,20 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from runtime.detectors import Detector
-from runtime.engines import Engine
-from runtime.faces import FaceCropper
+from core.errors import UserError
+from runtime.frames import Frame, Result, RunSummary
+from runtime.processor import FrameProcessor
 from runtime.sources import Source
-from runtime.stats import StageTimes, Timer
-from runtime.tracking import FaceTracker, Track
+from runtime.stats import Timer
 
 log = logging.getLogger(__name__)
-STAGES = ("decode", "detect", "infer", "track", "render")
 POLL = 0.05  # seconds a blocked thread waits before checking the stop flag again
-
-
-@dataclass
-class Frame:
-    index: int
-    timestamp: float  # seconds since the start (source time for files, wall time for live sources)
-    image: np.ndarray
-    boxes: np.ndarray | None = None  # set by the detect stage
-    detected: bool = False
-
-
-@dataclass
-class FaceResult:
-    id: int
-    box: tuple[int, int, int, int]
-    probs: np.ndarray  # smoothed, for display
-    raw: np.ndarray  # this frame's model output
-
-
-@dataclass
-class Result:
-    frame: Frame
-    faces: list[FaceResult]
-    detected: bool  # False where boxes were carried from an earlier detection
 
 
 @dataclass
 class Counters:
     captured: int = 0
     dropped_capture: int = 0  # live frames replaced by a newer one before inference took them
-    processed: int = 0
     dropped_render: int = 0  # results the main thread skipped to stay current (live only)
     error: str | None = None
     ended: bool = False  # the source ran out (or failed) rather than being stopped
@@ -94,15 +65,13 @@ END = _End()
 
 
 class Pipeline:
-    def __init__(self, source: Source, detector: Detector, engine: Engine, detect_every: int = 1,
-                 max_faces: int = 32, pace: bool = False, max_frames: int = 0):
-        self.source, self.detector, self.engine = source, detector, engine
-        self.detect_every = max(1, detect_every)
+    """Runs a FrameProcessor's two stages in their own threads behind a capture thread."""
+
+    def __init__(self, source: Source, processor: FrameProcessor, pace: bool = False, max_frames: int = 0):
+        self.source, self.processor = source, processor
+        self.times = processor.times
         self.pace = pace  # play a file at its own frame rate (for a window), not as fast as possible
         self.max_frames = max_frames
-        self.cropper = FaceCropper(engine.info.input_size, max_faces)
-        self.tracker = FaceTracker()
-        self.times = StageTimes(STAGES)
         self.counters = Counters()
         live = source.live
         self.frames: queue.Queue = queue.Queue(maxsize=1 if live else 8)
@@ -111,12 +80,11 @@ class Pipeline:
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._guard, args=(self._capture_loop,), name="capture", daemon=True),
-            threading.Thread(target=self._guard, args=(self._stage_loop, self.frames, self.detected, self.detect, False),
-                             name="detect", daemon=True),
-            threading.Thread(target=self._guard, args=(self._stage_loop, self.detected, self.results, self.infer, live),
-                             name="infer", daemon=True),
+            threading.Thread(target=self._guard, args=(self._stage_loop, self.frames, self.detected, processor.detect,
+                                                       False), name="detect", daemon=True),
+            threading.Thread(target=self._guard, args=(self._stage_loop, self.detected, self.results, processor.infer,
+                                                       live), name="infer", daemon=True),
         ]
-        self._boxes = np.empty((0, 4), np.int32)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> "Pipeline":
@@ -126,12 +94,20 @@ class Pipeline:
         return self
 
     def stop(self, timeout: float = 1.0) -> bool:
-        """Ask both threads to end and join them; True when they did within `timeout` seconds."""
+        """Ask the threads to end and join them; True when they did within `timeout` seconds.
+
+        The source is closed only once the capture thread has left source.read(): releasing an OpenCV capture
+        that another thread is reading from crashes the process. Streams are opened with a read timeout, so a
+        stalled read returns; if it has not yet, the capture is left for the OS to reclaim at exit.
+        """
         self._stop.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        self.source.close()
+        if self._threads[0].is_alive():
+            log.warning("the source is still inside read(); not closing it under the reading thread")
+        else:
+            self.source.close()
         return not any(thread.is_alive() for thread in self._threads)
 
     @property
@@ -144,7 +120,8 @@ class Pipeline:
             loop(*args)
         except Exception as error:  # noqa: BLE001 - reported to the user by the main thread
             log.debug("%s thread failed", threading.current_thread().name, exc_info=True)
-            self.counters.error = f"{threading.current_thread().name}: {type(error).__name__}: {error}"
+            message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+            self.counters.error = f"{threading.current_thread().name}: {message}"
             self._put(self.results, END)
             self._stop.set()
 
@@ -175,46 +152,15 @@ class Pipeline:
             index += 1
             self.counters.captured += 1
             if self.source.live:
-                self._offer_newest(frame)
+                self.counters.dropped_capture += put_newest(self.frames, frame)
             elif not self._put(self.frames, frame):
                 return
             if interval:
-                time.sleep(max(0.0, start + index * interval - time.perf_counter()))
+                self._stop.wait(max(0.0, start + index * interval - time.perf_counter()))
         self.counters.ended = not self._stop.is_set()
         self._put(self.frames, END)
 
-    def _offer_newest(self, frame: Frame) -> None:
-        """Live sources: replace a frame nobody has taken yet, so inference never works on a backlog."""
-        self.counters.dropped_capture += put_newest(self.frames, frame)
-
     # -- detect and infer threads ----------------------------------------------------------------
-    def detect(self, frame: Frame) -> Frame:
-        """Boxes for this frame: detected every `detect_every` frames, carried over in between."""
-        frame.detected = frame.index % self.detect_every == 0 or len(self._boxes) == 0
-        if frame.detected:
-            with Timer(self.times, "detect"):
-                self._boxes, _ = self.detector.detect(frame.image)
-        frame.boxes = self._boxes[: self.cropper.max_faces]
-        return frame
-
-    def infer(self, frame: Frame) -> Result:
-        """Crop all faces, run the engine once on the batch, then track and smooth."""
-        boxes = frame.boxes
-        with Timer(self.times, "infer"):
-            if len(boxes):
-                probs = self.engine.infer(self.cropper.crop(frame.image, boxes))
-            else:
-                probs = np.empty((0, len(self.engine.info.classes)), np.float32)
-        with Timer(self.times, "track"):
-            tracks: list[Track] = self.tracker.update(boxes, probs, frame.timestamp)
-            faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw) for t in tracks]
-        self.counters.processed += 1
-        return Result(frame, faces, frame.detected)
-
-    def process(self, frame: Frame) -> Result:
-        """Everything the detect and infer threads do to one frame, in the calling thread (for baselines/tests)."""
-        return self.infer(self.detect(frame))
-
     def _stage_loop(self, inbox: queue.Queue, outbox: queue.Queue, work, newest_wins: bool) -> None:
         while not self._stop.is_set():
             try:
@@ -226,12 +172,9 @@ class Pipeline:
                 return
             out = work(item)
             if newest_wins:
-                self._offer_result(out)
+                self.counters.dropped_render += put_newest(self.results, out)
             elif not self._put(outbox, out):
                 return
-
-    def _offer_result(self, result: Result) -> None:
-        self.counters.dropped_render += put_newest(self.results, result)
 
     # -- main thread -----------------------------------------------------------------------------
     def next_result(self, timeout: float = POLL) -> Result | _End | None:
@@ -241,13 +184,14 @@ class Pipeline:
         except queue.Empty:
             return None
 
-    def summary(self) -> dict:
+    def summary(self) -> RunSummary:
         elapsed = time.perf_counter() - self.counters.started
         c = self.counters
-        return {
-            "frames_captured": c.captured, "frames_processed": c.processed,
-            "dropped_capture": c.dropped_capture, "dropped_render": c.dropped_render,
-            "seconds": round(elapsed, 3), "fps": round(c.processed / elapsed, 2) if elapsed > 0 else 0.0,
-            "stages": self.times.summary(), "engine": self.engine.describe(), "detector": self.detector.describe(),
-            "source": self.source.describe(), "ended": "source ended" if c.ended else "stopped", "error": c.error,
-        }
+        processed = self.processor.processed
+        return RunSummary(
+            source=self.source.describe(), engine=self.processor.engine.describe(),
+            detector=self.processor.detector.describe(),
+            frames_captured=c.captured, frames_processed=processed,
+            dropped_capture=c.dropped_capture, dropped_render=c.dropped_render,
+            seconds=round(elapsed, 3), fps=round(processed / elapsed, 2) if elapsed > 0 else 0.0,
+            stages=self.times.summary(), ended="source ended" if c.ended else "stopped", error=c.error)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from runtime.pipeline import Result
+from runtime.frames import Result
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 # A readable palette (BGR); classes beyond it reuse it cyclically.

@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 
+from runtime.frames import StageSummary
+
 
 class StageTimes:
     def __init__(self, stages: tuple[str, ...], window: int = 2000):
@@ -30,11 +32,11 @@ class StageTimes:
     def count(self, stage: str) -> int:
         return self._counts[stage]
 
-    def summary(self) -> dict[str, dict[str, float]]:
+    def summary(self) -> dict[str, StageSummary]:
         out = {}
         for stage in self.stages:
             p50, p95 = self.percentiles(stage)
-            out[stage] = {"p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "count": self._counts[stage]}
+            out[stage] = StageSummary(round(p50, 3), round(p95, 3), self._counts[stage])
         return out
 
 

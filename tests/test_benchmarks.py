@@ -22,10 +22,6 @@ def engines_json(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pipeline_json(tiny_clip, tmp_path_factory):
-    from tests.test_runtime_cli import YUNET
-    import os
-
-    os.environ.setdefault("YUNET_MODEL", str(YUNET))
     path = tmp_path_factory.mktemp("bench") / "pipeline.json"
     assert pipeline.main(["--source", str(tiny_clip), "--repeats", "1", "--json", str(path)]) == 0
     return path

@@ -12,7 +12,7 @@ import torch
 from export.cli import main as export_main
 from export.cli import parse_formats
 from export.onnx_export import ExportError
-from runtime.model_files import ModelInfo, onnx_path
+from core.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo, onnx_path
 from tests.conftest import ROOT
 from train.checkpoint import build_deployable, load_checkpoint
 from train.evaluate import evaluate
@@ -37,7 +37,7 @@ def test_round_trip_matches_torch_and_carries_the_contract(exported, tiny_checkp
     assert info.temperature == pytest.approx(checkpoint["temperature"])
     faces = np.random.default_rng(0).integers(0, 256, (5, 1, 48, 48), dtype=np.uint8)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(["probs"], {"faces": faces})[0]
+    got = session.run([OUTPUT_NAME], {INPUT_NAME: faces})[0]
     with torch.no_grad():
         want = build_deployable(checkpoint)(torch.from_numpy(faces)).numpy()
     assert np.abs(got - want).max() < 1e-5
@@ -49,8 +49,8 @@ def test_fp16_and_int8_files_keep_the_io_and_say_their_precision(exported):
         meta = {p.key: p.value for p in model.metadata_props}
         assert meta["precision"] == precision
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        assert [(i.name, i.type) for i in session.get_inputs()] == [("faces", "tensor(uint8)")]
-        assert [(o.name, o.type) for o in session.get_outputs()] == [("probs", "tensor(float)")]
+        assert [(i.name, i.type) for i in session.get_inputs()] == [(INPUT_NAME, "tensor(uint8)")]
+        assert [(o.name, o.type) for o in session.get_outputs()] == [(OUTPUT_NAME, "tensor(float)")]
     int8_ops = {node.op_type for node in onnx.load(str(onnx_path(exported, "int8", "best"))).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= int8_ops
     fp16 = onnx.load(str(onnx_path(exported, "fp16", "best")))

@@ -4,7 +4,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from runtime.model_files import onnx_path
+from core.contract import INPUT_NAME, OUTPUT_NAME, onnx_path
 from tests.conftest import WEIGHTS
 from train.checkpoint import build_deployable, load_checkpoint
 from train.data import load_fer2013
@@ -21,7 +21,7 @@ def private_test(fer_dir):
 
 def ort_probs(precision: str, faces: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(str(onnx_path(WEIGHTS, precision)), providers=["CPUExecutionProvider"])
-    return np.concatenate([session.run(["probs"], {"faces": faces[i:i + 256]})[0] for i in range(0, len(faces), 256)])
+    return np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: faces[i:i + 256]})[0] for i in range(0, len(faces), 256)])
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,14 @@ import pytest
 from tests.conftest import ROOT
 from tests.media import demo_portrait, moving_faces_clip
 
-YUNET = Path(os.environ.get("YUNET_MODEL", ROOT.parent / "shared/models/face_detection_yunet_2023mar.onnx"))
+YUNET = ROOT / "weights" / "face_detection_yunet_2023mar.onnx"  # shipped with the project
 
 
 def run_edge(*args: str, timeout: float = 120, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "EMOTION_DJ_CACHE": "/nonexistent-cache", **(env_extra or {})}
     env.pop("DISPLAY", None)
-    if YUNET.is_file():
-        env.setdefault("YUNET_MODEL", str(YUNET))
+    env.pop("YUNET_MODEL", None)  # the shipped model, unless a test names another
+    env.update(env_extra or {})
     return subprocess.run([sys.executable, "run_edge.py", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=env)
 
@@ -57,7 +57,8 @@ def test_demo_events_find_both_faces_with_stable_ids(demo_run):
     assert len(with_two) >= 0.95 * len(frames)
     assert len({face["id"] for f in frames for face in f["faces"]}) <= 3  # two faces, at most one re-acquired
     face = frames[0]["faces"][0]
-    assert set(face) == {"id", "box", "label", "score", "probs"} and abs(sum(face["probs"].values()) - 1) < 1e-3
+    assert set(face) == {"id", "box", "label", "score", "probs", "raw"} and abs(sum(face["probs"].values()) - 1) < 1e-3
+    assert abs(sum(face["raw"].values()) - 1) < 1e-3
 
 
 def test_demo_recording_is_a_valid_video(demo_run):
@@ -89,7 +90,7 @@ def test_known_expressions_are_found_and_labelled(tmp_path, fer_dir):
 
     test = load_fer2013(fer_dir, splits=("test",), drop_blank_in=())["test"]
     session = ort.InferenceSession(str(ROOT / "weights/emotion_net.onnx"), providers=["CPUExecutionProvider"])
-    detector = create_detector("yunet", yunet_model=str(YUNET))
+    detector = create_detector("yunet", yunet_model=YUNET)
     picked = []
     for wanted in ("happy", "surprise"):
         index = np.flatnonzero(test.labels == CLASSES.index(wanted))[:200]
@@ -118,7 +119,7 @@ def test_runtime_with_onnx_engine_never_imports_torch(tmp_path):
     code = ("import sys; from runtime.cli import main; "
             "rc = main(['--source', 'demo', '--engine', 'onnx', '--max-frames', '5', '--headless']); "
             "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
-    env = {**os.environ, "EMOTION_DJ_CACHE": "/nonexistent-cache", "YUNET_MODEL": str(YUNET)}
+    env = {**os.environ, "EMOTION_DJ_CACHE": "/nonexistent-cache"}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
 
@@ -133,11 +134,21 @@ def test_a_stream_that_ends_mid_run_gives_a_clean_summary(tmp_path):
     assert "source ended" in result.stdout and "Traceback" not in result.stderr
 
 
-def test_detector_falls_back_to_haar_offline(tmp_path):
-    result = run_edge("--source", "demo", "--engine", "onnx", "--max-frames", "10", "--verbose",
-                      env_extra={"YUNET_MODEL": ""})
+def test_detector_auto_falls_back_to_haar_with_a_warning(tmp_path):
+    result = run_edge("--source", "demo", "--engine", "onnx", "--max-frames", "10",
+                      env_extra={"YUNET_MODEL": str(tmp_path / "missing.onnx")})
     assert result.returncode == 0, result.stderr
-    assert "falling back to Haar" in result.stderr and "detector haar" in result.stdout
+    assert "yunet unavailable (YuNet model not found" in result.stderr and "detector haar" in result.stdout
+
+
+def test_the_shipped_yunet_is_used_by_default_without_network_or_cache(tmp_path):
+    # A read-only, empty cache and no network: nothing is downloaded or written.
+    result = run_edge("--source", "demo", "--engine", "onnx", "--max-frames", "10",
+                      env_extra={"EMOTION_DJ_CACHE": str(tmp_path / "none"), "HOME": str(tmp_path),
+                                 "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"})
+    assert result.returncode == 0, result.stderr
+    assert "detector yunet@320" in result.stdout and result.stderr == ""
+    assert not (tmp_path / "none").exists()
 
 
 def _corrupt(tmp_path: Path, name: str, data: bytes) -> str:

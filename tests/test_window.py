@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_runtime_cli import YUNET
 
 pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool") and shutil.which("xwd")),
                                 reason="needs Xvfb, xdotool and xwd (apt-get install xvfb xdotool x11-apps; .ci/run does)")
@@ -43,7 +42,7 @@ def display():
 
 
 def start_app(display: str, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "DISPLAY": display, "YUNET_MODEL": str(YUNET), "EMOTION_DJ_CACHE": "/nonexistent-cache"}
+    env = {**os.environ, "DISPLAY": display, "EMOTION_DJ_CACHE": "/nonexistent-cache"}
     env.pop("EMOTION_DJ_HEADLESS", None)
     return subprocess.Popen([sys.executable, "run_edge.py", "--source", "demo", "--engine", "onnx", *args], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -66,39 +65,56 @@ def screenshot(display: str) -> np.ndarray:
     return read_xwd(dump)
 
 
+def annotated_picture(shot: np.ndarray) -> bool:
+    """The window's area shows a frame with the HUD (dark band, white text) and face boxes in class colours."""
+    from runtime.render import PALETTE
+
+    frame = shot[:480, :640].astype(int)
+    if frame.std() <= 20:
+        return False
+    hud = frame[:40, :200]
+    if not ((hud.max(axis=2) > 200).mean() > 0.01 and np.median(hud) < 80):
+        return False
+    return sum(int((np.abs(frame - np.array(c)).max(axis=2) <= 2).sum()) for c in PALETTE) > 200
+
+
+def wait_for_picture(display: str, app: subprocess.Popen, timeout: float = 60.0) -> np.ndarray:
+    """Screenshots until the window shows annotated frames (a loaded machine may take a while to get there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert app.poll() is None, app.communicate()
+        shot = screenshot(display)
+        if annotated_picture(shot):
+            return shot
+        time.sleep(0.2)
+    raise AssertionError("the window shows no annotated picture")
+
+
 def test_window_shows_annotated_frames_and_q_quits(display):
     app = start_app(display)
     window = wait_for_window(display, app)
-    time.sleep(3.0)  # let frames flow
-    shot = screenshot(display)
+    shot = wait_for_picture(display, app)
     keep = os.environ.get("EMOTION_DJ_SCREENSHOT")
     if keep:
         cv2.imwrite(keep, shot[:480, :640])
-    frame = shot[:480, :640].astype(int)
-    assert frame.std() > 20, "the window shows no picture"
-    # The HUD's darkened band and white text sit top-left; face boxes are drawn in the class colours.
-    hud = frame[:40, :200]
-    assert (hud.max(axis=2) > 200).mean() > 0.01 and np.median(hud) < 80
-    from runtime.render import PALETTE
-
-    box_pixels = sum(int((np.abs(frame - np.array(c)).max(axis=2) <= 2).sum()) for c in PALETTE)
-    assert box_pixels > 200, "no face boxes drawn"
     env = {**os.environ, "DISPLAY": display}
     subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
-    started = time.monotonic()
     subprocess.run(["xdotool", "key", "q"], env=env, check=True)
     out, err = app.communicate(timeout=10)
     assert app.returncode == 0, err
-    assert "quit by key" in out and time.monotonic() - started < 5
+    assert "quit by key" in out
     assert "Traceback" not in err
 
 
-def test_ctrl_c_shuts_down_cleanly_with_a_summary(display):
+@pytest.mark.parametrize("sig, reason", [(signal.SIGINT, "interrupted (Ctrl-C)"), (signal.SIGTERM, "terminated (SIGTERM)")])
+def test_a_stop_signal_shuts_down_cleanly_with_a_summary(display, sig, reason):
     app = start_app(display)
     wait_for_window(display, app)
-    time.sleep(1.5)
-    app.send_signal(signal.SIGINT)
+    wait_for_picture(display, app)
+    started = time.monotonic()
+    app.send_signal(sig)
     out, err = app.communicate(timeout=10)
     assert app.returncode == 0, err
-    assert "interrupted (Ctrl-C)" in out and "stage ms p50/p95" in out
+    assert time.monotonic() - started < 3, "a stop signal must end the app within a second or two"
+    assert reason in out and "stage ms p50/p95" in out
     assert "Traceback" not in err

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from train.model import CustomDeepEmotionNet, DeployableEmotionNet
+from train.model import DEFAULT_ARCHITECTURE, DeployableEmotionNet, create_model
 
 FORMAT = "emotion-dj-checkpoint/1"
 
@@ -41,9 +41,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def build_model(checkpoint: dict[str, Any]) -> CustomDeepEmotionNet:
-    """The network described by the checkpoint, with its weights loaded, in eval mode."""
-    model = CustomDeepEmotionNet(**checkpoint["model_config"])
+def build_model(checkpoint: dict[str, Any]) -> torch.nn.Module:
+    """The network the checkpoint names (architecture + model_config), with its weights loaded, in eval mode."""
+    try:
+        model = create_model(checkpoint.get("architecture", DEFAULT_ARCHITECTURE), **checkpoint["model_config"])
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"checkpoint describes a network this code cannot build: {error}") from None
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:

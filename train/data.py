@@ -152,3 +152,10 @@ def load_fer2013(
     if not (root / "train").is_dir() and not (root / "test").is_dir():
         raise DatasetError(f"malformed dataset: {root} has neither train/ and test/ folders nor fer2013.csv")
     return load_folder(root, splits, drop_blank_in)
+
+
+def resize_faces(images: np.ndarray, size: int) -> np.ndarray:
+    """N x S0 x S0 uint8 faces at size x size (bilinear, as evaluation of a checkpoint resizes); as is if already."""
+    if images.shape[-1] == size:
+        return images
+    return np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR) for image in images])

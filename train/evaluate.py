@@ -16,16 +16,14 @@ import logging
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from runtime.errors import UserError
+from core.errors import UserError
 from train.checkpoint import CheckpointError, build_model, load_checkpoint
-from train.data import CLASSES, DatasetError, load_fer2013
+from train.data import CLASSES, DatasetError, load_fer2013, resize_faces
 from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
-from train.model import CustomDeepEmotionNet
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,7 @@ def normalize_batch(images_uint8: torch.Tensor, mean: float, std: float, img_siz
 
 @torch.no_grad()
 def predict_logits(
-    model: CustomDeepEmotionNet,
+    model: torch.nn.Module,
     images: np.ndarray,
     mean: float,
     std: float,
@@ -72,13 +70,10 @@ def evaluate_onnx(weights: str, data: str | None, split: str, batch_size: int = 
     """An exported model: its graph already divides by the temperature and returns probabilities."""
     from runtime.engines import create_engine  # imported here: evaluating a checkpoint needs no ONNX Runtime
 
-    engine = create_engine("onnx", device="cpu", model=Path(weights))
+    engine = create_engine("onnx", device="cpu", model=Path(weights), threads=0)  # batches: every core
     info = engine.info
     faces = load_fer2013(data, splits=(split,), drop_blank_in=())[split]
-    images = faces.images
-    if images.shape[-1] != info.input_size:  # e.g. a 128x128 model: bilinear, as the checkpoint path resizes
-        images = np.stack([cv2.resize(image, (info.input_size, info.input_size), interpolation=cv2.INTER_LINEAR)
-                           for image in images])
+    images = resize_faces(faces.images, info.input_size)  # e.g. a 128x128 model
     probs = engine.infer_many(images[:, None], batch_size)
     calibrated = classification_report(probs, faces.labels, info.classes)
     # log(probs) * T is the logits up to a per-row constant, which softmax ignores: the uncalibrated probabilities.

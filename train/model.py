@@ -13,6 +13,21 @@ import torch
 from torch import nn
 
 DEFAULT_WIDTHS = (48, 96, 192, 256, 320)
+DEFAULT_ARCHITECTURE = "CustomDeepEmotionNet"  # what checkpoints without an "architecture" key hold
+
+# Checkpoints name their network; this registry turns the name back into the class (as timm's does).
+ARCHITECTURES: dict[str, type[nn.Module]] = {}
+
+
+def register_architecture(cls: type[nn.Module]) -> type[nn.Module]:
+    ARCHITECTURES[cls.__name__] = cls
+    return cls
+
+
+def create_model(architecture: str, **config) -> nn.Module:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture '{architecture}' (known: {', '.join(ARCHITECTURES)})")
+    return ARCHITECTURES[architecture](**config)
 
 
 def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -33,6 +48,7 @@ class ConvBlock(nn.Sequential):
         super().__init__(*layers)
 
 
+@register_architecture
 class CustomDeepEmotionNet(nn.Module):
     def __init__(
         self,

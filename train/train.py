@@ -12,7 +12,6 @@ import argparse
 import csv
 import json
 import logging
-import platform
 import random
 import sys
 import time
@@ -29,7 +28,8 @@ from train.checkpoint import CheckpointError, build_model, load_checkpoint, save
 from train.data import CLASSES, DatasetError, load_fer2013
 from train.evaluate import normalize_batch, predict_logits
 from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
-from train.model import DEFAULT_WIDTHS, CustomDeepEmotionNet, count_parameters
+from core.machine import cpu_model
+from train.model import DEFAULT_ARCHITECTURE, DEFAULT_WIDTHS, count_parameters, create_model
 from train.plots import plot_confusion_matrix, plot_history
 
 log = logging.getLogger("train")
@@ -130,9 +130,7 @@ def write_history(history: list[dict], out: Path) -> None:
 def machine_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor() or "unknown CPU") if Path("/proc/cpuinfo").exists() else platform.processor()
-    return f"{cpu}, {torch.get_num_threads()} threads"
+    return f"{cpu_model()}, {torch.get_num_threads()} threads"
 
 
 def finalize(out: Path, splits: dict, device: torch.device, amp_dtype, history: list[dict]) -> dict:
@@ -178,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     model_config = {"img_size": args.img_size, "num_classes": len(CLASSES), "widths": tuple(args.widths),
                     "dropout": args.dropout}
     # channels_last lets oneDNN (CPU) and cuDNN (GPU) pick their fastest convolution kernels.
-    model = CustomDeepEmotionNet(**model_config).to(device, memory_format=torch.channels_last)
+    model = create_model(DEFAULT_ARCHITECTURE, **model_config).to(device, memory_format=torch.channels_last)
     log.info("model: %s params, input %dx%d, device %s, amp %s", f"{count_parameters(model):,}",
              args.img_size, args.img_size, device, amp_dtype)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -218,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     labels = torch.from_numpy(splits["train"].labels).to(device)
     val = splits["val"]
     train_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    base = {"model_config": model_config, "classes": list(CLASSES), "normalization": {"mean": mean, "std": std},
+    base = {"architecture": DEFAULT_ARCHITECTURE, "model_config": model_config, "classes": list(CLASSES), "normalization": {"mean": mean, "std": std},
             "temperature": None, "train_config": train_config,
             "dataset": {name: {"images": len(s), "dropped": s.dropped} for name, s in splits.items()}, **lineage}
 

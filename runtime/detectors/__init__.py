@@ -1,48 +1,55 @@
-"""Face detectors behind one interface, registered by name (one module per detector).
+"""Face detectors: one module per detector, one registry line each (core.plugins).
 
-    detector = create_detector("auto")     # YuNet when its model can be had, else Haar
-    boxes, scores = detector.detect(frame_bgr)   # boxes: int32 N x 4 (x, y, w, h) in frame pixels
+    detector = create_detector("auto")           # YuNet (shipped in weights/), else Haar
+    found = detector.detect(frame_bgr)           # Detections: boxes int32 N x 4 (x, y, w, h) in frame pixels,
+                                                 # scores float32 N, landmarks float32 N x 5 x 2 or None
 """
 from __future__ import annotations
 
-import importlib
-import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from runtime.errors import UserError
-
-log = logging.getLogger(__name__)
-
-DETECTOR_MODULES = {"yunet": "runtime.detectors.yunet", "haar": "runtime.detectors.haar"}
-DETECTOR_NAMES = ("auto", *DETECTOR_MODULES)
+from core.plugins import Plugin, Registry, Unavailable
 
 
-class DetectorUnavailable(UserError):
-    """This detector cannot run here (e.g. YuNet's model cannot be found or downloaded)."""
+class DetectorUnavailable(Unavailable):
+    """This detector cannot run here (e.g. YuNet's model file is missing or broken)."""
 
 
-class Detector(ABC):
-    name: str = ""
+class Detections(NamedTuple):
+    boxes: np.ndarray  # int32 N x 4: x, y, w, h in frame pixels
+    scores: np.ndarray  # float32 N
+    landmarks: np.ndarray | None = None  # float32 N x 5 x 2: right eye, left eye, nose tip, mouth corners (image x, y)
+
+
+NO_FACES = Detections(np.empty((0, 4), np.int32), np.empty(0, np.float32), None)
+
+
+@dataclass
+class DetectorOptions:
+    detect_width: int = 320  # frames are scaled to this width for detection (0: full size)
+
+
+class Detector(Plugin):
+    Options = DetectorOptions
 
     @abstractmethod
-    def detect(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Faces in a BGR frame: (int32 N x 4 boxes as x, y, w, h; float32 N scores)."""
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        """Faces in a BGR frame, largest confidence first where the detector scores them."""
 
     def describe(self) -> str:
         return self.name
 
 
+DETECTORS = Registry("detector", {
+    "yunet": "runtime.detectors.yunet:YuNetDetector",
+    "haar": "runtime.detectors.haar:HaarDetector",
+}, auto=("yunet", "haar"), unavailable=DetectorUnavailable, warn_fallback=True)
+DETECTOR_NAMES = DETECTORS.names
+
+
 def create_detector(name: str = "auto", **options) -> Detector:
-    if name not in DETECTOR_NAMES:
-        raise UserError(f"unknown detector '{name}': choose from {', '.join(DETECTOR_NAMES)}")
-    if name != "auto":
-        return importlib.import_module(DETECTOR_MODULES[name]).DETECTOR.create(**options)
-    try:
-        detector = importlib.import_module(DETECTOR_MODULES["yunet"]).DETECTOR.create(**options)
-    except DetectorUnavailable as why:
-        log.warning("YuNet unavailable (%s); falling back to Haar", why)
-        detector = importlib.import_module(DETECTOR_MODULES["haar"]).DETECTOR.create(**options)
-    log.info("detector auto -> %s", detector.describe())
-    return detector
+    return DETECTORS.create(name, **options)

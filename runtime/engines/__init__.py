@@ -1,42 +1,48 @@
-"""Inference engines behind one interface, registered by name (one module per engine).
+"""Inference engines: one module per engine, one registry line each (core.plugins).
 
     engine = create_engine("onnx", precision="int8", device="cpu")
     probs = engine.infer(faces_uint8)   # N x 1 x S x S uint8 -> N x C float32 probabilities
 
 `auto` tries the engines fastest-first and keeps the first that actually loads, saying which.
+Precision `auto` lets the engine pick the fastest exported precision that the model card shows is as
+accurate as fp32 (runtime/precision.py).
 """
 from __future__ import annotations
 
-import importlib
-import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from runtime.errors import UserError
-from runtime.model_files import DEFAULT_WEIGHTS_DIR, PRECISIONS, ModelInfo
+from core.contract import DEFAULT_WEIGHTS_DIR, PRECISIONS, ModelInfo
+from core.errors import UserError
+from core.plugins import Plugin, Registry, Unavailable
 
-log = logging.getLogger(__name__)
-
-# name -> module that defines the engine class; imported only when asked for, so `onnx` never imports torch.
-ENGINE_MODULES = {"trt": "runtime.engines.trt_engine", "onnx": "runtime.engines.onnx_engine",
-                  "torch": "runtime.engines.torch_engine"}
-ENGINE_NAMES = ("auto", *ENGINE_MODULES)
 DEVICES = ("auto", "cpu", "cuda")
-# auto: fastest first. A CUDA-less machine fails trt at once and lands on ONNX Runtime's CPU provider.
-AUTO_ORDER = ("trt", "onnx", "torch")
+PRECISION_CHOICES = ("auto", *PRECISIONS)
 
 
-class EngineUnavailable(UserError):
+class EngineUnavailable(Unavailable):
     """This engine cannot run here (library or GPU missing); the message says how to fix it."""
 
 
-class Engine(ABC):
-    name: str = ""
+@dataclass
+class EngineOptions:
+    """What every engine is created from; an engine with more to configure subclasses this."""
+
+    precision: str = "auto"
+    device: str = "auto"
+    weights_dir: Path = DEFAULT_WEIGHTS_DIR
+    model: Path | None = None  # an explicit model file instead of weights_dir's file of `precision`
+
+
+class Engine(Plugin):
+    Options = EngineOptions
 
     def __init__(self, info: ModelInfo):
         self.info = info
+        self.precision_note = ""  # e.g. "auto": how the precision was chosen, for describe()
 
     @abstractmethod
     def infer(self, faces: np.ndarray) -> np.ndarray:
@@ -44,46 +50,38 @@ class Engine(ABC):
 
     @abstractmethod
     def describe(self) -> str:
-        """What really runs: engine, precision and provider/device, e.g. 'onnx fp32 CPUExecutionProvider'."""
+        """What really runs: engine, precision and provider/device, e.g. 'onnx int8 (auto) CPUExecutionProvider'."""
+
+    def precision_label(self) -> str:
+        return f"{self.info.precision} ({self.precision_note})" if self.precision_note else self.info.precision
 
     def infer_many(self, faces: np.ndarray, batch: int = 64) -> np.ndarray:
         """infer() over a whole dataset, `batch` faces a call (evaluation and benchmarks, not the frame loop)."""
         return np.concatenate([self.infer(np.ascontiguousarray(faces[i:i + batch])) for i in range(0, len(faces), batch)])
 
     def warmup(self, max_batch: int = 8) -> None:
+        """Run once at batch 1 and `max_batch`, and check the output holds one probability per class."""
         size = self.info.input_size
         for batch in (1, max_batch):
-            self.infer(np.zeros((batch, 1, size, size), np.uint8))
+            probs = self.infer(np.zeros((batch, 1, size, size), np.uint8))
+            if probs.shape != (batch, len(self.info.classes)):
+                raise UserError(f"the model returns {probs.shape[1:]} values per face but names "
+                                f"{len(self.info.classes)} classes: not a consistent Emotion DJ model")
 
 
-def _engine_class(name: str) -> type[Engine]:
-    module = importlib.import_module(ENGINE_MODULES[name])
-    return module.ENGINE
+# auto: fastest first. A CUDA-less machine fails trt at once and lands on ONNX Runtime's CPU provider.
+ENGINES = Registry("engine", {
+    "trt": "runtime.engines.trt_engine:TensorRTEngine",
+    "onnx": "runtime.engines.onnx_engine:OnnxEngine",
+    "torch": "runtime.engines.torch_engine:TorchEngine",
+}, auto=("trt", "onnx", "torch"), unavailable=EngineUnavailable)
+ENGINE_NAMES = ENGINES.names
 
 
-def create_engine(name: str = "auto", precision: str = "fp32", device: str = "auto",
-                  weights_dir: Path = DEFAULT_WEIGHTS_DIR, model: Path | None = None, **options) -> Engine:
-    """The engine `name` for the model of `precision` (or the explicit `model` file) on `device`.
-
-    `options` go to the engine's `load` (e.g. threads=1 for ONNX Runtime's CPU provider).
-    """
-    if name not in ENGINE_NAMES:
-        raise UserError(f"unknown engine '{name}': choose from {', '.join(ENGINE_NAMES)}")
-    if precision not in PRECISIONS:
-        raise UserError(f"unknown precision '{precision}': choose from {', '.join(PRECISIONS)}")
+def create_engine(name: str = "auto", precision: str = "auto", device: str = "auto", **options) -> Engine:
+    """The engine `name` for the model of `precision` (or the explicit `model` file) on `device`."""
+    if precision not in PRECISION_CHOICES:
+        raise UserError(f"unknown precision '{precision}': choose from {', '.join(PRECISION_CHOICES)}")
     if device not in DEVICES:
         raise UserError(f"unknown device '{device}': choose from {', '.join(DEVICES)}")
-    if name != "auto":
-        return _engine_class(name).load(precision=precision, device=device, weights_dir=weights_dir, model=model, **options)
-    reasons = []
-    for candidate in AUTO_ORDER:
-        try:
-            engine = _engine_class(candidate).load(precision=precision, device=device, weights_dir=weights_dir, model=model,
-                                                   **options)
-        except EngineUnavailable as why:
-            reasons.append(f"{candidate}: {why}")
-            log.debug("auto: %s unavailable: %s", candidate, why)
-            continue
-        log.info("engine auto -> %s (%s)", candidate, engine.describe())
-        return engine
-    raise EngineUnavailable("no engine could load the model: " + "; ".join(reasons))
+    return ENGINES.create(name, precision=precision, device=device, **options)

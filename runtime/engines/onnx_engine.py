@@ -1,18 +1,25 @@
-"""ONNX Runtime engine. Providers by preference: TensorRT EP -> CUDA EP -> CPU; reports the one really used."""
+"""ONNX Runtime engine: the CUDA provider where onnxruntime-gpu can start it, else the CPU provider.
+
+ORT's TensorRT provider is not used: the native `trt` engine builds and caches plans itself. The provider
+that really runs is read back from the session (ORT falls back to CPU silently when CUDA libraries are missing).
+"""
 from __future__ import annotations
 
 import logging
-import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from runtime.engines import Engine, EngineUnavailable
-from runtime.errors import UserError
-from runtime.model_files import ModelInfo, onnx_path
+from core.contract import ModelInfo, onnx_path
+from core.errors import UserError
+from runtime.engines import Engine, EngineOptions, EngineUnavailable
+from runtime.precision import choose_precision
 
 log = logging.getLogger(__name__)
-GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+CUDA_PROVIDER, CPU_PROVIDER = "CUDAExecutionProvider", "CPUExecutionProvider"
+CUDA_HINT = ("pip install -r requirements-gpu.txt (onnxruntime-gpu >= 1.27 needs CUDA 13 and cuDNN 9, NVIDIA driver >= 580; "
+             "uninstall the CPU 'onnxruntime' first)")
 
 
 def open_session(path: Path, providers: list[str], threads: int = 0):
@@ -37,15 +44,36 @@ def read_model_info(session, path: Path) -> ModelInfo:
         info = ModelInfo.from_metadata(session.get_modelmeta().custom_metadata_map)
     except ValueError as error:
         raise UserError(f"{path}: {error}") from None
-    inputs = session.get_inputs()
-    if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or list(inputs[0].shape[1:]) != [1, info.input_size, info.input_size]:
-        raise UserError(f"{path}: input must be uint8 N x 1 x {info.input_size} x {info.input_size}, "
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    size = info.input_size
+    if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or list(inputs[0].shape[1:]) != [1, size, size] \
+            or inputs[0].name != info.input_name:
+        raise UserError(f"{path}: input must be uint8 '{info.input_name}' N x 1 x {size} x {size}, "
                         f"got {[(i.name, i.type, i.shape) for i in inputs]}")
+    classes = outputs[0].shape[-1] if len(outputs) == 1 else None
+    if len(outputs) != 1 or outputs[0].name != info.output_name or (isinstance(classes, int) and classes != len(info.classes)):
+        raise UserError(f"{path}: output must be '{info.output_name}' N x {len(info.classes)}, "
+                        f"got {[(o.name, o.shape) for o in outputs]}")
     return info
+
+
+def cuda_provider_available() -> bool:
+    import onnxruntime as ort
+
+    return CUDA_PROVIDER in ort.get_available_providers()
+
+
+@dataclass
+class OnnxOptions(EngineOptions):
+    # Intra-op threads for the CPU provider. 1 in the threaded pipeline: detection and inference already run
+    # in parallel threads, and on a small CPU two intra-op threads fight the detector (benchmarks/results/).
+    # 0 means ORT's default (one per core), which batch evaluation wants.
+    threads: int = 1
 
 
 class OnnxEngine(Engine):
     name = "onnx"
+    Options = OnnxOptions
 
     def __init__(self, session, info: ModelInfo, path: Path):
         super().__init__(info)
@@ -56,34 +84,35 @@ class OnnxEngine(Engine):
         self._input_name = info.input_name
 
     @classmethod
-    def load(cls, precision: str, device: str, weights_dir: Path, model: Path | None = None,
-             threads: int = 0, **_) -> "OnnxEngine":
-        """threads: intra-op threads for the CPU provider (0: ORT's default, one per core); $EMOTION_DJ_ORT_THREADS wins."""
+    def create(cls, options: OnnxOptions) -> "OnnxEngine":
         import onnxruntime as ort
 
-        path = Path(model) if model else onnx_path(weights_dir, precision)
-        available = ort.get_available_providers()
-        wanted = [p for p in GPU_PROVIDERS if p in available] if device in ("auto", "cuda") else []
-        if device == "cuda" and not wanted:
-            raise EngineUnavailable("--device cuda: this ONNX Runtime has no CUDA provider "
-                                    "(pip install onnxruntime-gpu, with CUDA 12 libraries) - or use --device cpu")
-        threads = int(os.environ.get("EMOTION_DJ_ORT_THREADS") or threads)
-        session = open_session(path, [*wanted, "CPUExecutionProvider"], threads)
+        want_cuda = options.device in ("auto", "cuda") and cuda_provider_available()
+        if options.device == "cuda" and not want_cuda:
+            raise EngineUnavailable(f"--device cuda: this ONNX Runtime has no CUDA provider ({CUDA_HINT}) - or use --device cpu")
+        if want_cuda and hasattr(ort, "preload_dlls"):
+            ort.preload_dlls()  # onnxruntime-gpu[cuda,cudnn]: load the CUDA/cuDNN libraries pip installed
+        precision, note = options.precision, ""
+        if options.model is None and precision == "auto":
+            precision, note = choose_precision(options.weights_dir, "cuda" if want_cuda else "cpu"), "auto"
+        path = Path(options.model) if options.model else onnx_path(options.weights_dir, precision)
+        session = open_session(path, [CUDA_PROVIDER, CPU_PROVIDER] if want_cuda else [CPU_PROVIDER], options.threads)
         # ORT falls back to CPU silently when a GPU provider's libraries are missing: believe get_providers().
-        really = session.get_providers()
-        if device == "cuda" and really[0] not in GPU_PROVIDERS:
-            raise EngineUnavailable(f"--device cuda: ONNX Runtime could not start {', '.join(wanted)} "
-                                    "(CUDA/cuDNN libraries missing?) and fell back to CPU - use --device cpu")
-        if wanted and really[0] not in GPU_PROVIDERS:
-            log.warning("ONNX Runtime GPU providers %s did not start; running on %s", wanted, really[0])
+        really = session.get_providers()[0]
+        if options.device == "cuda" and really != CUDA_PROVIDER:
+            raise EngineUnavailable("--device cuda: ONNX Runtime could not start the CUDA provider "
+                                    f"(CUDA 13 / cuDNN 9 libraries missing?) and fell back to {really} - use --device cpu")
+        if want_cuda and really != CUDA_PROVIDER:
+            log.warning("ONNX Runtime's CUDA provider did not start; running on %s", really)
         engine = cls(session, read_model_info(session, path), path)
+        engine.precision_note = note
+        if engine.provider == CUDA_PROVIDER and engine.info.precision == "int8":
+            log.warning("int8 on ONNX Runtime's CUDA provider runs as separate Q/DQ kernels, slower than fp16: "
+                        "--precision fp16 (or auto) is faster there")
         return engine
 
     def infer(self, faces: np.ndarray) -> np.ndarray:
         return self.session.run(self._output_names, {self._input_name: faces})[0]
 
     def describe(self) -> str:
-        return f"onnx {self.info.precision} {self.provider}"
-
-
-ENGINE = OnnxEngine
+        return f"onnx {self.precision_label()} {self.provider}"

@@ -1,8 +1,8 @@
 """Native TensorRT engine (10.x / 11.x API): a strongly typed plan built from the ONNX of the requested
-precision, cached per GPU + TensorRT version + model hash, with device buffers through cuda-python.
+precision (runtime/engines/trt_plan.py caches it), with device buffers through cuda-python.
 
 I/O is bound by tensor name; buffers are allocated once for the largest batch, so a frame allocates nothing
-on the GPU.
+on the GPU. A larger batch is split into max-batch chunks.
 """
 from __future__ import annotations
 
@@ -11,101 +11,105 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.engines import Engine, EngineUnavailable
-from runtime.engines.trt_plan import TensorRTUnavailable, build_plan, import_tensorrt
-from runtime.model_files import ModelInfo, onnx_path
+from core.contract import ModelInfo, onnx_path
+from runtime.engines import Engine, EngineOptions, EngineUnavailable
+from runtime.engines.trt_plan import (
+    BuildSettings,
+    cuda_call,
+    gpu_name,
+    import_cudart,
+    import_tensorrt,
+    load_or_build_engine,
+    plan_path,
+)
+from runtime.precision import choose_precision
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 64
-
-
-def _cudart():
-    try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        try:
-            from cuda import cudart  # cuda-python < 12.6
-        except ImportError:
-            raise EngineUnavailable("cuda-python is not installed (pip install cuda-python) - or use --engine onnx") from None
-    return cudart
-
-
-def _check(result):
-    err, *values = result if isinstance(result, tuple) else (result,)
-    if int(err) != 0:
-        raise RuntimeError(f"CUDA error {err}")
-    return values[0] if len(values) == 1 else values
 
 
 class TensorRTEngine(Engine):
     name = "trt"
+    Options = EngineOptions
 
-    def __init__(self, info: ModelInfo, plan: Path, max_batch: int = MAX_BATCH):
+    def __init__(self, info: ModelInfo, trt, cudart, engine, settings: BuildSettings, plan: Path):
         super().__init__(info)
-        trt = import_tensorrt()
-        self.cudart = _cudart()
-        self.plan = plan
-        self.max_batch = max_batch
-        self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
-        self.engine = self._runtime.deserialize_cuda_engine(plan.read_bytes())
-        if self.engine is None:
-            raise EngineUnavailable(f"TensorRT could not load the plan {plan} (delete it to rebuild)")
-        self.context = self.engine.create_execution_context()
-        self.stream = _check(self.cudart.cudaStreamCreate())
+        self.trt, self.cudart, self.engine, self.plan = trt, cudart, engine, plan
+        self.max_batch = settings.max_batch
+        self._d_in = self._d_out = None
         size, classes = info.input_size, len(info.classes)
-        self._host_out = np.empty((max_batch, classes), np.float32)
-        self._in_bytes, self._out_bytes = max_batch * size * size, self._host_out.nbytes
-        self._d_in = _check(self.cudart.cudaMalloc(self._in_bytes))
-        self._d_out = _check(self.cudart.cudaMalloc(self._out_bytes))
+        self._in_shape = (1, size, size)
+        self._host_out = np.empty((self.max_batch, classes), np.float32)
+        try:
+            self.context = engine.create_execution_context()
+            if self.context is None:
+                raise EngineUnavailable("TensorRT could not create an execution context (GPU memory?)")
+            self.stream = cuda_call(cudart.cudaStreamCreate(), "cudaStreamCreate")
+            self._d_in = cuda_call(cudart.cudaMalloc(self.max_batch * size * size), "cudaMalloc")
+            self._d_out = cuda_call(cudart.cudaMalloc(self._host_out.nbytes), "cudaMalloc")
+        except EngineUnavailable:
+            self.close()
+            raise
         self.context.set_tensor_address(info.input_name, int(self._d_in))
         self.context.set_tensor_address(info.output_name, int(self._d_out))
 
     @classmethod
-    def load(cls, precision: str, device: str, weights_dir: Path, model: Path | None = None, **_) -> "TensorRTEngine":
-        if device == "cpu":
+    def create(cls, options: EngineOptions) -> "TensorRTEngine":
+        # Check what is needed, cheapest first, before anything is built.
+        if options.device == "cpu":
             raise EngineUnavailable("TensorRT runs on a CUDA GPU only; --device cpu asks for the CPU (use --engine onnx)")
-        try:
-            import_tensorrt()
-        except TensorRTUnavailable as error:
-            raise EngineUnavailable(str(error)) from None
-        source = Path(model) if model else onnx_path(weights_dir, precision)
+        trt = import_tensorrt()
+        cudart = import_cudart()
+        gpu = gpu_name(cudart)
+        precision, note = options.precision, ""
+        if options.model is None and precision == "auto":
+            precision, note = choose_precision(options.weights_dir, "cuda"), "auto"
+        source = Path(options.model) if options.model else onnx_path(options.weights_dir, precision)
         from runtime.engines.onnx_engine import open_session, read_model_info
 
         info = read_model_info(open_session(source, ["CPUExecutionProvider"]), source)
+        settings = BuildSettings()
+        plan = plan_path(source, gpu, trt.__version__, settings)
         try:
-            plan = build_plan(source, info.input_name, info.input_size, MAX_BATCH)
-        except TensorRTUnavailable as error:
-            raise EngineUnavailable(str(error)) from None
-        return cls(info, plan)
+            runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        except Exception as error:  # noqa: BLE001 - e.g. TypeError when the driver is older than TensorRT needs
+            raise EngineUnavailable(f"TensorRT cannot start ({type(error).__name__}: {error}); "
+                                    "is the NVIDIA driver new enough?") from None
+        engine = load_or_build_engine(trt, runtime, source, info.input_name, info.input_size, settings, plan)
+        instance = cls(info, trt, cudart, engine, settings, plan)
+        instance.precision_note = note
+        return instance
 
     def infer(self, faces: np.ndarray) -> np.ndarray:
+        # The device buffer holds max_batch uint8 faces: anything else would overrun it or be misread.
+        if faces.dtype != np.uint8 or faces.ndim != 4 or faces.shape[1:] != self._in_shape:
+            raise ValueError(f"TensorRT engine takes uint8 N x {' x '.join(map(str, self._in_shape))}, "
+                             f"got {faces.dtype} {faces.shape}")
         if len(faces) > self.max_batch:
             return np.concatenate([self.infer(faces[i:i + self.max_batch]) for i in range(0, len(faces), self.max_batch)])
         cudart, n = self.cudart, len(faces)
         faces = np.ascontiguousarray(faces)
-        self.context.set_input_shape(self.info.input_name, faces.shape)
-        _check(cudart.cudaMemcpyAsync(self._d_in, faces.ctypes.data, faces.nbytes,
-                                      cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
+        if not self.context.set_input_shape(self.info.input_name, faces.shape):
+            raise RuntimeError(f"TensorRT refused input shape {faces.shape}")
+        cuda_call(cudart.cudaMemcpyAsync(self._d_in, faces.ctypes.data, faces.nbytes,
+                                         cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream), "cudaMemcpyAsync")
         if not self.context.execute_async_v3(int(self.stream)):
             raise RuntimeError("TensorRT execution failed")
         out = self._host_out[:n]
-        _check(cudart.cudaMemcpyAsync(out.ctypes.data, self._d_out, out.nbytes,
-                                      cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream))
-        _check(cudart.cudaStreamSynchronize(self.stream))
+        cuda_call(cudart.cudaMemcpyAsync(out.ctypes.data, self._d_out, out.nbytes,
+                                         cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self.stream), "cudaMemcpyAsync")
+        cuda_call(cudart.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
         return out.copy()
 
     def describe(self) -> str:
-        import tensorrt as trt
+        return f"trt {self.precision_label()} TensorRT {self.trt.__version__}"
 
-        return f"trt {self.info.precision} TensorRT {trt.__version__}"
+    def close(self) -> None:
+        for name in ("_d_in", "_d_out"):
+            pointer = getattr(self, name, None)
+            if pointer is not None:
+                self.cudart.cudaFree(pointer)
+                setattr(self, name, None)
 
     def __del__(self):
-        cudart = getattr(self, "cudart", None)
-        if cudart is not None:
-            for pointer in (getattr(self, "_d_in", None), getattr(self, "_d_out", None)):
-                if pointer is not None:
-                    cudart.cudaFree(pointer)
-
-
-ENGINE = TensorRTEngine
+        if getattr(self, "cudart", None) is not None:
+            self.close()

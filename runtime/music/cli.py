@@ -1,17 +1,13 @@
 """`run_edge.py playlist --mood NAME [--tracks N] [--no-open] [--public]`: the P key, without a camera."""
 from __future__ import annotations
 
-import logging
-import sys
-
+from core.cli import EXIT_OK, EXIT_RUNTIME_ERROR, OneLineErrorParser, fail, setup_logging
 from runtime.music.mood import MOODS, mood_by_name
 from runtime.music.service import PlaylistService
 from runtime.music.spotify import MusicError, SpotifySettings
 
 
 def main(argv: list[str]) -> int:
-    from runtime.cli import OneLineErrorParser
-
     parser = OneLineErrorParser(prog="run_edge.py playlist", description=(
         "Create a Spotify playlist for a mood (Spotify credentials: see README). Without credentials, "
         "opens Spotify's web search for the mood instead. Moods: " +
@@ -22,18 +18,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-open", action="store_true", help="do not open the playlist in the browser/app")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args.verbose)
     if not 1 <= args.tracks <= 100:
         parser.error("--tracks must be between 1 and 100")
     try:
         mood = mood_by_name(args.mood)
         settings = SpotifySettings.load()
     except (ValueError, MusicError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error))
     outcome = PlaylistService(settings, args.tracks, args.public, open_links=not args.no_open).create(mood)
     if not outcome.ok:
-        print(f"error: {outcome.message}", file=sys.stderr)
-        return 1
+        return fail(outcome.message, EXIT_RUNTIME_ERROR)
     print(outcome.message)
-    return 0
+    return EXIT_OK

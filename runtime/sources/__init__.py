@@ -1,32 +1,48 @@
-"""Frame sources: camera index, video file, still image, RTSP/HTTP URL, and the built-in demo.
+"""Frame sources: one class per kind, one registry line each (core.plugins).
 
     source = open_source("demo")       # or "0", "clip.mp4", "face.jpg", "rtsp://..."
     image = source.read()              # BGR frame, or None when the source has ended
 
-A live source (camera, URL) is read as fast as it delivers and the pipeline keeps only its newest frame;
-a file source can be processed frame by frame.
+Which kind a --source string is, is decided by SOURCE_ORDER: the first kind whose `claims(spec)` is true.
+A live source (camera, stream) is read as fast as it delivers and the pipeline keeps only its newest
+frame; a file source can be processed frame by frame. A live source that stops delivering is an error
+(or a reconnect), never a normal end.
 """
 from __future__ import annotations
 
-import importlib
-from abc import ABC, abstractmethod
-from pathlib import Path
+import re
+from abc import abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.errors import UserError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-URL_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+from core.errors import UserError
+from core.plugins import Plugin, Registry, Unavailable
 
 
-class Source(ABC):
+class SourceError(UserError):
+    """A source that cannot be opened or that failed while running; the message is one line, without secrets."""
+
+
+@dataclass
+class SourceOptions:
+    spec: str = ""
+    loop: bool = False  # start again at the end (a window showing a file or an image)
+
+
+class Source(Plugin):
+    Options = SourceOptions
     live: bool = False  # True: frames arrive in real time and stale ones should be dropped
     fps: float = 30.0
 
+    @classmethod
+    @abstractmethod
+    def claims(cls, spec: str) -> bool:
+        """True if a --source string names this kind of source."""
+
     @abstractmethod
     def read(self) -> np.ndarray | None:
-        """The next BGR frame, or None at the end of the source."""
+        """The next BGR frame, or None at the end of a finite source. A live source that fails raises SourceError."""
 
     def describe(self) -> str:
         return type(self).__name__
@@ -35,28 +51,31 @@ class Source(ABC):
         pass
 
 
-# kind -> module whose SOURCE class opens it
-SOURCE_MODULES = {"camera": "runtime.sources.capture", "url": "runtime.sources.capture",
-                  "video": "runtime.sources.capture", "image": "runtime.sources.image", "demo": "runtime.sources.demo"}
+SOURCES = Registry("source", {
+    "demo": "runtime.sources.demo:DemoSource",
+    "camera": "runtime.sources.capture:CameraSource",
+    "stream": "runtime.sources.capture:StreamSource",
+    "image": "runtime.sources.image:ImageSource",
+    "video": "runtime.sources.capture:VideoFileSource",
+}, unavailable=Unavailable)
+SOURCE_ORDER = ("demo", "camera", "stream", "image", "video")  # the first kind that claims a spec opens it
+
+
+def redact(text: str) -> str:
+    """A URL without its user:password, for messages and the HUD."""
+    return re.sub(r"(?<=://)[^/@\s]*@", "***@", text)
 
 
 def source_kind(spec: str) -> str:
-    if spec == "demo":
-        return "demo"
-    if spec.isdigit():
-        return "camera"
-    if spec.lower().startswith(URL_PREFIXES):
-        return "url"
-    if Path(spec).suffix.lower() in IMAGE_SUFFIXES:
-        return "image"
-    return "video"
+    for kind in SOURCE_ORDER:
+        if SOURCES.plugin_class(kind).claims(spec):
+            return kind
+    raise UserError(f"cannot tell what --source '{redact(spec)}' is")
 
 
-def open_source(spec: str, loop: bool = False, **options) -> Source:
+def open_source(spec: str, **options) -> Source:
     """Open `spec`; errors a user can cause (no camera, bad path, undecodable file) raise UserError."""
     spec = str(spec).strip()
     if not spec:
         raise UserError("empty --source: give a camera index, a file, a URL or 'demo'")
-    kind = source_kind(spec)
-    module = importlib.import_module(SOURCE_MODULES[kind])
-    return module.open(kind, spec, loop=loop, **options)
+    return SOURCES.create(source_kind(spec), spec=spec, **options)

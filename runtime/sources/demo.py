@@ -10,8 +10,8 @@ import math
 import cv2
 import numpy as np
 
-from runtime.errors import UserError
-from runtime.sources import Source
+from core.errors import UserError
+from runtime.sources import Source, SourceOptions
 
 WIDTH, HEIGHT = 640, 480
 
@@ -30,6 +30,7 @@ def demo_face() -> np.ndarray:
 
 class DemoSource(Source):
     live = False
+    Options = SourceOptions
 
     def __init__(self, frames: int = 300, loop: bool = False, fps: float = 30.0, faces: int = 2, face_height: int = 200):
         portrait = demo_face()
@@ -40,6 +41,14 @@ class DemoSource(Source):
         yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
         self.background = np.dstack([(40 + 60 * xx / WIDTH), (50 + 40 * yy / HEIGHT), 70 + 0 * xx]).astype(np.uint8)
         self.index = 0
+
+    @classmethod
+    def claims(cls, spec: str) -> bool:
+        return spec == "demo"
+
+    @classmethod
+    def create(cls, options: SourceOptions) -> "DemoSource":
+        return cls(loop=options.loop)
 
     def positions(self, index: int) -> list[tuple[int, int]]:
         """Top-left corner of each sprite at frame `index`: slow Lissajous paths that never overlap."""
@@ -69,6 +78,3 @@ class DemoSource(Source):
     def describe(self) -> str:
         return f"demo ({len(self.sprites)} faces, {WIDTH}x{HEIGHT})"
 
-
-def open(kind: str, spec: str, loop: bool = False, frames: int = 300, **_) -> DemoSource:  # noqa: A001
-    return DemoSource(frames=frames, loop=loop)

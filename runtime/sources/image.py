@@ -6,8 +6,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from runtime.errors import UserError
-from runtime.sources import Source
+from runtime.sources import Source, SourceError, SourceOptions
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 class ImageSource(Source):
@@ -18,6 +19,20 @@ class ImageSource(Source):
         self.live = loop  # a repeated still is paced like a live source
         self._done = False
 
+    @classmethod
+    def claims(cls, spec: str) -> bool:
+        return Path(spec).suffix.lower() in IMAGE_SUFFIXES
+
+    @classmethod
+    def create(cls, options: SourceOptions) -> "ImageSource":
+        path = Path(options.spec).expanduser()
+        if not path.is_file():
+            raise SourceError(f"image not found: {path}")
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"cannot decode image {path} (corrupt or not an image)")
+        return cls(image, path.name, options.loop)
+
     def read(self) -> np.ndarray | None:
         if self._done:
             return None
@@ -26,13 +41,3 @@ class ImageSource(Source):
 
     def describe(self) -> str:
         return f"image {self.name}"
-
-
-def open(kind: str, spec: str, loop: bool = False, **_) -> ImageSource:  # noqa: A001
-    path = Path(spec).expanduser()
-    if not path.is_file():
-        raise UserError(f"image not found: {path}")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise UserError(f"cannot decode image {path} (corrupt or not an image)")
-    return ImageSource(image, path.name, loop)

@@ -1,4 +1,4 @@
-"""Errors a user can cause. The CLI turns each into one clear line and exit code 2."""
+"""Errors a user can cause. Every CLI turns each into one clear line and exit code 2 (core.cli.run_cli)."""
 
 
 class UserError(Exception):

@@ -1,0 +1,99 @@
+"""The model contract: what an exported Emotion DJ model takes, returns and says about itself.
+
+    faces  uint8   N x 1 x S x S   grayscale face crops, pixel values 0..255
+    probs  float32 N x C           softmax(logits / temperature), classes in the model's own order
+
+Normalisation, temperature and softmax live inside the graph, so every engine takes the same bytes.
+Class names, input size S, temperature, the crop the model was calibrated for and the accuracy summary
+travel in the ONNX `metadata_props` (written by export/, read here). These names are defined here once.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from core.paths import WEIGHTS_DIR
+
+INPUT_NAME = "faces"
+OUTPUT_NAME = "probs"
+PRECISIONS = ("fp32", "fp16", "int8")
+DEFAULT_STEM = "emotion_net"
+DEFAULT_WEIGHTS_DIR = WEIGHTS_DIR
+
+
+def onnx_path(weights_dir: Path, precision: str, stem: str = DEFAULT_STEM) -> Path:
+    """emotion_net.onnx (fp32), emotion_net.fp16.onnx, emotion_net.int8.onnx."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision '{precision}' (choose from {', '.join(PRECISIONS)})")
+    suffix = "" if precision == "fp32" else f".{precision}"
+    return weights_dir / f"{stem}{suffix}.onnx"
+
+
+def checkpoint_path(weights_dir: Path, stem: str = DEFAULT_STEM) -> Path:
+    return weights_dir / f"{stem}.pt"
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How a detected face becomes the model's input square, relative to the face's size.
+
+    Box rule (any detector): a square of side max(w, h) * (1 + margin), its centre moved by
+    (shift_x * side, shift_y * side) from the box centre (positive: right, down).
+    Landmark rule (detectors with eye landmarks): rotate so the eye line is level, a square of side
+    eye_distance * eye_scale, its centre eye_center_y * side below the midpoint of the eyes.
+    The values are fitted on FER2013's val split (benchmarks/pipeline_accuracy.py --fit) for one model and
+    travel in its metadata; the defaults are the first guess used before any fitting.
+    """
+
+    margin: float = 0.15
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    eye_scale: float = 0.0  # 0: no landmark rule, use the box rule for every detector
+    eye_center_y: float = 0.0
+    fitted_on: str = ""
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "CropSpec":
+        if not text:
+            return cls()
+        values = json.loads(text)
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The model contract as a model file describes it (nothing in runtime/ hard-codes it)."""
+
+    classes: tuple[str, ...]
+    input_size: int
+    precision: str
+    temperature: float
+    input_name: str = INPUT_NAME
+    output_name: str = OUTPUT_NAME
+    crop: CropSpec = field(default_factory=CropSpec)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> "ModelInfo":
+        missing = {"classes", "input_size", "input_name", "output_name"} - set(metadata)
+        if missing:
+            raise ValueError(f"not an Emotion DJ model: metadata lacks {', '.join(sorted(missing))}")
+        try:
+            classes = tuple(json.loads(metadata["classes"]))
+            input_size = int(metadata["input_size"])
+            crop = CropSpec.from_json(metadata.get("crop"))
+            temperature = float(metadata.get("temperature", "1.0"))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"not an Emotion DJ model: unreadable metadata ({error})") from None
+        if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
+            raise ValueError(f"not an Emotion DJ model: 'classes' must name at least 2 distinct classes, got {list(classes)}")
+        if not 8 <= input_size <= 1024:
+            raise ValueError(f"not an Emotion DJ model: input_size {input_size} is out of range")
+        return cls(classes=classes, input_size=input_size, precision=metadata.get("precision", "fp32"),
+                   temperature=temperature, input_name=metadata["input_name"], output_name=metadata["output_name"],
+                   crop=crop, metadata=dict(metadata))

@@ -1,0 +1,73 @@
+"""The per-frame work, without threads: detect -> crop -> one batched engine call -> track and smooth.
+
+The threaded Pipeline runs `detect` and `infer` in two threads; the sequential baselines, the benchmarks
+and the end-to-end accuracy benchmark call `process`. There is one implementation of the frame path.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from runtime.detectors import Detector
+from runtime.engines import Engine
+from runtime.faces import FaceCropper
+from runtime.frames import FaceResult, Frame, Result
+from runtime.stats import StageTimes, Timer
+from runtime.tracking import FaceTracker
+
+STAGES = ("decode", "detect", "infer", "track", "render")
+
+
+class FrameProcessor:
+    def __init__(self, detector: Detector, engine: Engine, detect_every: int = 1, max_faces: int = 32,
+                 times: StageTimes | None = None):
+        self.detector, self.engine = detector, engine
+        self.detect_every = max(1, detect_every)
+        self.cropper = FaceCropper(engine.info.input_size, max_faces, engine.info.crop)
+        self.tracker = FaceTracker()
+        self.times = times or StageTimes(STAGES)
+        self.processed = 0
+        self._boxes = np.empty((0, 4), np.int32)
+        self._landmarks: np.ndarray | None = None
+        self._no_probs = np.empty((0, len(engine.info.classes)), np.float32)
+        self._main_lock = threading.Lock()
+        self._main: tuple[int, np.ndarray] | None = None  # (track id, mood) of the main face, for other threads
+
+    def detect(self, frame: Frame) -> Frame:
+        """Boxes for this frame: detected every `detect_every` frames, carried over in between."""
+        frame.detected = frame.index % self.detect_every == 0 or len(self._boxes) == 0
+        if frame.detected:
+            with Timer(self.times, "detect"):
+                found = self.detector.detect(frame.image)
+            self._boxes, self._landmarks = found.boxes, found.landmarks
+        count = self.cropper.max_faces
+        frame.boxes = self._boxes[:count]
+        frame.landmarks = None if self._landmarks is None else self._landmarks[:count]
+        return frame
+
+    def infer(self, frame: Frame) -> Result:
+        """Crop all faces, run the engine once on the batch, then track and smooth."""
+        boxes = frame.boxes
+        with Timer(self.times, "infer"):
+            if len(boxes):
+                probs = self.engine.infer(self.cropper.crop(frame.image, boxes, frame.landmarks))
+            else:
+                probs = self._no_probs
+        with Timer(self.times, "track"):
+            tracks = self.tracker.update(boxes, probs, frame.timestamp)
+            faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw) for t in tracks]
+            main = self.tracker.main_face()
+            with self._main_lock:
+                self._main = None if main is None else (main.id, main.mood.copy())
+        self.processed += 1
+        return Result(frame, faces, frame.detected)
+
+    def process(self, frame: Frame) -> Result:
+        """Everything the detect and infer threads do to one frame, in the calling thread."""
+        return self.infer(self.detect(frame))
+
+    def main_face(self) -> tuple[int, np.ndarray] | None:
+        """(id, mood over the last seconds) of the largest face in view; safe to call from any thread."""
+        with self._main_lock:
+            return self._main
