@@ -85,21 +85,25 @@ def refuse_overwriting_inputs(config: RunConfig) -> None:
         seen[resolved] = flag
 
 
-def lazy_playlist_service(config: RunConfig) -> Callable[[Mood], Outcome]:
-    """The P key's action. Spotify settings are read on the first press, so a bad Spotify configuration
-    never stops an app that is not asked for music; it shows in the HUD when P is pressed."""
-    service: list[PlaylistService] = []
+class LazyPlaylistService:
+    """The P key's action. Spotify settings are read on the first press, so a bad Spotify configuration never
+    stops an app that is not asked for music; it shows in the HUD when P is pressed."""
 
-    def make(mood: Mood) -> Outcome:
-        if not service:
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.notify: Callable[[str], None] | None = None  # set by the App: a line for the HUD while waiting
+        self._service: PlaylistService | None = None
+
+    def __call__(self, mood: Mood) -> Outcome:
+        if self._service is None:
             try:
                 settings = SpotifySettings.load()
             except MusicError as error:
                 return Outcome(False, str(error))
-            service.append(PlaylistService(settings, tracks=config.playlist_tracks, public=config.playlist_public,
-                                           open_links=config.open_links))
-        return service[0].create(mood)
-    return make
+            c = self.config
+            self._service = PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public,
+                                            open_links=c.open_links, notify=self.notify)
+        return self._service.create(mood)
 
 
 def build_parts(config: RunConfig) -> AppParts:
@@ -119,7 +123,7 @@ def build_parts(config: RunConfig) -> AppParts:
     engine.warmup()
     recorder = Recorder(config.record, source.fps) if config.record else None
     events = EventLog(config.events, engine.info.classes) if config.events else None
-    return AppParts(engine, detector, source, window, recorder, events, lazy_playlist_service(config))
+    return AppParts(engine, detector, source, window, recorder, events, LazyPlaylistService(config))
 
 
 class App:
@@ -133,6 +137,8 @@ class App:
         self.processor = FrameProcessor(parts.detector, parts.engine, config.detect_every)
         self.pipeline = Pipeline(parts.source, self.processor, pace=pace, max_frames=config.max_frames)
         self.music = MusicWorker(parts.make_playlist, on_done=self.on_playlist_done)
+        if isinstance(parts.make_playlist, LazyPlaylistService):
+            parts.make_playlist.notify = self.music.say
         self.status = ""  # one line for the HUD when no music status is showing
         self.rendered = 0
         self._hud: list[str] = []

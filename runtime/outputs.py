@@ -6,7 +6,6 @@ also flushed every second, so even a run killed without warning loses at most a 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -24,13 +23,20 @@ class OutputError(UserError):
 
 
 def check_writable(path: Path, what: str) -> None:
-    """Fail at start, with the real reason, if `path` cannot be written."""
+    """Fail at start, with the real reason, if `path` cannot be written (by trying: permissions alone do not
+    tell, e.g. for root or on a read-only file system)."""
     if not path.parent.is_dir():
         raise OutputError(f"cannot write {what} to {path}: folder {path.parent} does not exist")
     if path.is_dir():
         raise OutputError(f"cannot write {what} to {path}: it is a folder")
-    if not os.access(path if path.exists() else path.parent, os.W_OK):
-        raise OutputError(f"cannot write {what} to {path}: permission denied")
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        raise OutputError(f"cannot write {what} to {path}: {error.strerror}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 class Recorder:

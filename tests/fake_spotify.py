@@ -26,6 +26,10 @@ class FakeSpotify:
         self.tokens: set[str] = set()
         self.codes: dict[str, tuple[str, str]] = {}  # code -> (challenge, redirect_uri)
         self.playlists: dict[str, dict] = {}
+        self.catalogue = 45  # tracks each query finds
+        self.null_items = False  # every 4th search result is null (a server hiccup)
+        self.playlist_url: str | None = None  # what external_urls.spotify says (None: the real form)
+        self.error_text: str | None = None  # the message of scripted errors
         self._ids = itertools.count(1)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -49,10 +53,12 @@ class FakeSpotify:
                 "scope": "playlist-modify-private playlist-modify-public", "expires_at": int(time.time()) + 3600}
 
     # -- catalogue: every query has 45 tracks; some titles repeat across queries and within a query ------
-    @staticmethod
-    def search_page(query: str, offset: int, limit: int) -> list[dict]:
+    def search_page(self, query: str, offset: int, limit: int) -> list[dict | None]:
         items = []
-        for n in range(offset, min(offset + limit, 45)):
+        for n in range(offset, min(offset + limit, self.catalogue)):
+            if self.null_items and n % 4 == 3:
+                items.append(None)
+                continue
             # every 7th result is a re-release of an earlier song (same title and artist, new URI)
             title = f"{query} song {n - 1 if n % 7 == 6 else n}"
             if n % 9 == 8:
@@ -90,7 +96,7 @@ class FakeSpotify:
                     m, prefix, status, headers, times = entry
                     if m == method and path.startswith(prefix) and times > 0:
                         entry[4] -= 1
-                        self._error(status, f"scripted {status}", headers)
+                        self._error(status, fake.error_text or f"scripted {status}", headers)
                         return True
                 return False
 
@@ -133,13 +139,15 @@ class FakeSpotify:
                     if limit > 10:
                         return self._error(400, "Invalid limit")
                     items = fake.search_page(query["q"][0], offset, limit)
-                    return self._send(200, {"tracks": {"items": items, "limit": limit, "offset": offset, "total": 45}})
+                    return self._send(200, {"tracks": {"items": items, "limit": limit, "offset": offset,
+                                                       "total": fake.catalogue}})
                 if method == "POST" and path == "/v1/me/playlists":
                     data = json.loads(body)
                     pid = f"pl{next(fake._ids)}"
                     fake.playlists[pid] = {**data, "items": []}
                     return self._send(201, {"id": pid, "name": data["name"],
-                                            "external_urls": {"spotify": f"https://open.spotify.com/playlist/{pid}"}})
+                                            "external_urls": {"spotify": fake.playlist_url
+                                                              or f"https://open.spotify.com/playlist/{pid}"}})
                 if method == "POST" and path.startswith("/v1/playlists/") and path.endswith("/items"):
                     pid = path.split("/")[3]
                     data = json.loads(body)

@@ -71,7 +71,7 @@ def test_search_results_are_deduplicated_by_title_and_artist(fake, tmp_path):
     (playlist,) = fake.playlists.values()
     uris = playlist["items"]
     catalogue = {t["uri"]: (t["name"], t["artists"][0]["name"]) for q in MOODS["sad"].queries
-                 for off in range(0, 50, 10) for t in FakeSpotify.search_page(q, off, 10)}
+                 for off in range(0, 50, 10) for t in fake.search_page(q, off, 10)}
     songs = [catalogue[u] for u in uris]
     assert len(set(songs)) == len(songs) == 40
 

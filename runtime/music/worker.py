@@ -37,6 +37,10 @@ class MusicWorker:
             self._thread.start()
             return True
 
+    def say(self, message: str) -> None:
+        """A line for the HUD from the running request (e.g. 'log in to Spotify in the browser...')."""
+        self.status = message
+
     def _run(self, snap: MoodSnapshot) -> None:
         outcome = self._create(snap.mood)
         self.last = outcome
