@@ -24,12 +24,23 @@ def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
 
 
+def fer2013_from_env() -> Path | None:
+    """$FER2013_DIR in either form, the image folder or the original fer2013.csv (the loaders read both);
+    None where it is unset. Set but missing is a failure, not a skip."""
+    value = os.environ.get("FER2013_DIR")
+    if not value:
+        return None
+    path = Path(value)
+    assert path.exists(), f"FER2013_DIR={value} does not exist"
+    return path
+
+
 @pytest.fixture(scope="session")
 def fer_dir() -> Path:
-    value = os.environ.get("FER2013_DIR")
-    if not value or not Path(value).is_dir():
-        pytest.skip("FER2013_DIR is not set to the FER2013 folder (CI sets it to ../shared/data/fer2013)")
-    return Path(value)
+    path = fer2013_from_env()
+    if path is None:
+        pytest.skip("FER2013_DIR is not set (CI sets it to ../shared/data/fer2013)")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -48,3 +48,13 @@ def test_no_dataset_given(monkeypatch):
     monkeypatch.delenv("FER2013_DIR", raising=False)
     with pytest.raises(DatasetError, match="FER2013_DIR"):
         load_fer2013(None)
+
+
+def test_the_dataset_tests_take_the_csv_form_too(tiny_csv, monkeypatch):
+    from tests.conftest import fer2013_from_env
+
+    monkeypatch.setenv("FER2013_DIR", str(tiny_csv))
+    assert fer2013_from_env() == tiny_csv  # a CSV path is used, not skipped
+    assert len(load_fer2013(fer2013_from_env(), splits=("test",))["test"].labels) > 0
+    monkeypatch.delenv("FER2013_DIR")
+    assert fer2013_from_env() is None
