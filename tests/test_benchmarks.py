@@ -54,3 +54,22 @@ def test_report_writes_tables_and_chart(engines_json, pipeline_json, tmp_path):
     text = md.read_text()
     assert "| onnx | fp32 |" in text and "not measured here [1]" in text and text.count("Threaded pipeline:") == 2
     assert md.with_suffix(".png").stat().st_size > 10_000 and json.loads(md.with_suffix(".json").read_text())["engines"]
+
+
+def test_the_gpu_check_runs_its_code_paths_dry_on_a_cpu(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "gpu_check.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--dry", "--json", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["dry"] and report["parity"]["fp32"]["max_abs_diff"] < 1e-4
+    assert report["parity"]["fp32"]["top1_agreement"] == 1.0 and report["parity"]["fp16"]["top1_agreement"] > 0.95
+    assert set(report["throughput"]["fp16"]["faces_per_s"]) == {"1", "8"}
+    assert report["end_to_end"]["frames"] == 30 and report["end_to_end"]["engine"].startswith("torch")
+    assert report["trt_buffers"]["batches"] == [64, 64, 22] and report["trt_buffers"]["max_abs_diff"] < 1e-5
