@@ -92,6 +92,8 @@ def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: d
                    "meaning": "softmax(logits / temperature)"},
         "normalization": {**checkpoint["normalization"], "applied": "inside the graph: (x / 255 - mean) / std"},
         "temperature": checkpoint.get("temperature"),
+        # How the runtime frames a detected face for this model (core.contract.CropSpec); fitted on val.
+        "crop": json.loads(CropSpec.from_json(checkpoint.get("crop")).to_json()),
         "dataset": {"name": "FER2013", "splits": {"train": "Training", "val": "PublicTest", "test": "PrivateTest"},
                     **({"sizes": checkpoint["dataset"]} if "dataset" in checkpoint else {})},
         "metrics": checkpoint.get("metrics", {}) and {
@@ -113,3 +115,24 @@ def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: d
     path = out / "model_card.json"
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
+
+
+def set_crop(weights_dir: Path, spec: CropSpec) -> None:
+    """Record a fitted crop with the model it was fitted for: in every exported ONNX's metadata (what the ONNX and
+    TensorRT engines read) and in model_card.json (what the torch engine reads), refreshing the card's hashes."""
+    from core.contract import PRECISIONS, onnx_path
+
+    card_path = weights_dir / "model_card.json"
+    card = json.loads(card_path.read_text())
+    for precision in PRECISIONS:
+        path = onnx_path(weights_dir, precision)
+        if not path.is_file():
+            continue
+        model = onnx.load(str(path))
+        props = {p.key: p.value for p in model.metadata_props}
+        attach_metadata(path, {**props, "crop": spec.to_json()})
+        entry = card.get("files", {}).get(f"onnx-{precision}")
+        if entry:
+            entry.update(sha256=sha256(path), bytes=path.stat().st_size)
+    card["crop"] = json.loads(spec.to_json())
+    card_path.write_text(json.dumps(card, indent=2) + "\n")

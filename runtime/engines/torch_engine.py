@@ -10,11 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from core.contract import ModelInfo, checkpoint_path
+from core.contract import CropSpec, ModelInfo, checkpoint_path
 from core.errors import UserError
 from runtime.engines import Engine, EngineOptions, EngineUnavailable
 
 MAX_BATCH = 64
+
+
+def card_crop(folder: Path) -> CropSpec:
+    """The crop fitted for this checkpoint's model, from the model card beside it (the defaults without one)."""
+    try:
+        return CropSpec.from_json(json.dumps(json.loads((folder / "model_card.json").read_text())["crop"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return CropSpec()
 
 
 class TorchEngine(Engine):
@@ -65,7 +73,7 @@ class TorchEngine(Engine):
             net = net.to(memory_format=torch.channels_last)
         config = checkpoint["model_config"]
         info = ModelInfo(classes=tuple(checkpoint["classes"]), input_size=config["img_size"], precision=precision,
-                         temperature=float(checkpoint.get("temperature") or 1.0),
+                         temperature=float(checkpoint.get("temperature") or 1.0), crop=card_crop(path.parent),
                          metadata={"model_config": json.dumps(config)})
         engine = cls(net, info, torch_device, dtype)
         engine.precision_note = note

@@ -1,0 +1,251 @@
+"""End-to-end accuracy: FER2013 faces placed in full frames, through the runtime's own detector, cropper and
+engine, against the same model on the same faces' ready-made 48x48 crops.
+
+    python -m benchmarks.pipeline_accuracy --split test                 # report (YuNet and Haar)
+    python -m benchmarks.pipeline_accuracy --split val --fit [--apply]  # fit the crop on val; --apply writes it
+
+Each face is padded with replicated borders (so a detector sees a head, not a cut-out), scaled so the
+face proper spans 60 to 300 pixels, and placed at a random position on a 640x480 frame with a random
+background and brightness, all from a seed. Each frame goes through FrameProcessor.process, the frame path
+run_edge.py runs; the main face's unsmoothed output (`raw`) is scored.
+
+Detection rate: the share of placed faces whose main detection overlaps the placed face (IoU >= 0.3). Padded
+48-pixel FER2013 images are low-resolution, tightly cropped faces, much harder to detect than a camera's
+faces, so the rate says how often a detector finds such faces, not how often it finds a user. The accuracy
+and the gap are measured on the faces that were found, against the direct-crop accuracy of those same faces.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import asdict, dataclass, replace
+
+import cv2
+import numpy as np
+
+from benchmarks.machine import describe, save
+from core.contract import CropSpec, onnx_path
+from core.paths import WEIGHTS_DIR
+from runtime.detectors import create_detector
+from runtime.engines import create_engine
+from runtime.faces import FaceCropper
+from runtime.frames import Frame
+from runtime.processor import FrameProcessor
+from runtime.tracking import iou_matrix
+from train.data import load_fer2013
+from train.metrics import classification_report
+
+log = logging.getLogger("benchmarks.pipeline_accuracy")
+WIDTH, HEIGHT = 640, 480
+FACE_SIZES = (60, 100, 150, 220, 300)  # pixels spanned by the 48x48 face proper
+PADDING = 0.35  # replicated border on each side, as a fraction of the face
+BRIGHTNESS = (0.6, 0.8, 1.0, 1.2)
+
+
+@dataclass(frozen=True)
+class Placement:
+    size: int
+    x: int  # top-left of the face proper in the frame
+    y: int
+    background: int  # 0 uniform, 1 gradient, 2 noise
+    level: int  # background grey level
+    brightness: float
+    seed: int
+
+
+def placements(count: int, seed: int) -> list[Placement]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        size = FACE_SIZES[i % len(FACE_SIZES)]
+        out.append(Placement(size, int(rng.integers(0, WIDTH - size + 1)), int(rng.integers(0, HEIGHT - size + 1)),
+                             int(rng.integers(0, 3)), int(rng.integers(30, 220)), float(rng.choice(BRIGHTNESS)),
+                             int(rng.integers(0, 2**31))))
+    return out
+
+
+def render(face: np.ndarray, p: Placement) -> tuple[np.ndarray, np.ndarray]:
+    """The frame (BGR) with `face` placed as `p` says, and the face's true box (x, y, w, h)."""
+    rng = np.random.default_rng(p.seed)
+    if p.background == 0:
+        frame = np.full((HEIGHT, WIDTH), p.level, np.float32)
+    elif p.background == 1:
+        frame = np.tile(np.linspace(p.level * 0.5, min(255, p.level * 1.5), WIDTH, dtype=np.float32), (HEIGHT, 1))
+    else:
+        frame = np.clip(rng.normal(p.level, 35, (HEIGHT // 8, WIDTH // 8)), 0, 255).astype(np.float32)
+        frame = cv2.resize(frame, (WIDTH, HEIGHT), interpolation=cv2.INTER_LINEAR)
+    pad = round(face.shape[0] * PADDING)
+    padded = cv2.copyMakeBorder(face, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    scale = p.size / face.shape[0]
+    big = cv2.resize(padded, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC).astype(np.float32) * p.brightness
+    offset = round(pad * scale)
+    x0, y0 = p.x - offset, p.y - offset
+    fx0, fy0 = max(0, x0), max(0, y0)
+    fx1, fy1 = min(WIDTH, x0 + big.shape[1]), min(HEIGHT, y0 + big.shape[0])
+    frame[fy0:fy1, fx0:fx1] = big[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+    gray = np.clip(frame, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), np.array([p.x, p.y, p.size, p.size], np.float32)
+
+
+@dataclass
+class Found:
+    """The main detection of one frame: box, landmarks, and whether it is the placed face."""
+
+    box: np.ndarray | None
+    landmarks: np.ndarray | None
+    hit: bool
+
+
+def detect_all(detector, faces: np.ndarray, where: list[Placement]) -> list[Found]:
+    out = []
+    for face, p in zip(faces, where):
+        frame, truth = render(face, p)
+        found = detector.detect(frame)
+        if not len(found.boxes):
+            out.append(Found(None, None, False))
+            continue
+        main = int(np.argmax(found.boxes[:, 2] * found.boxes[:, 3]))  # the largest face, as the app's main face
+        hit = iou_matrix(found.boxes[main:main + 1].astype(np.float32), truth[None])[0, 0] >= 0.3
+        out.append(Found(found.boxes[main].copy(), None if found.landmarks is None else found.landmarks[main].copy(), hit))
+    return out
+
+
+def pipeline_probs(engine, detector, faces: np.ndarray, where: list[Placement]) -> tuple[np.ndarray, np.ndarray]:
+    """(hit mask, raw probabilities of the main face) through FrameProcessor.process, the run_edge.py frame path."""
+    hits = np.zeros(len(faces), bool)
+    probs = np.zeros((len(faces), len(engine.info.classes)), np.float32)
+    for i, (face, p) in enumerate(zip(faces, where)):
+        processor = FrameProcessor(detector, engine)  # a fresh tracker: each image is its own scene
+        frame, truth = render(face, p)
+        result = processor.process(Frame(0, 0.0, frame))
+        if not result.faces:
+            continue
+        main = max(result.faces, key=lambda f: f.box[2] * f.box[3])
+        hits[i] = iou_matrix(np.array([main.box], np.float32), truth[None])[0, 0] >= 0.3
+        probs[i] = main.raw
+    return hits, probs
+
+
+def crops_for(spec: CropSpec, size: int, faces: np.ndarray, where: list[Placement], found: list[Found]) -> np.ndarray:
+    """The model inputs the runtime's cropper makes with `spec` for the detected faces (frames re-rendered)."""
+    cropper = FaceCropper(size, max_faces=1, spec=spec)
+    out = np.zeros((sum(f.hit for f in found), 1, size, size), np.uint8)
+    k = 0
+    for face, p, f in zip(faces, where, found):
+        if not f.hit:
+            continue
+        frame, _ = render(face, p)
+        out[k] = cropper.crop(frame, f.box[None], None if f.landmarks is None else f.landmarks[None])[0]
+        k += 1
+    return out
+
+
+def fit(engine, faces: np.ndarray, where: list[Placement], found: dict[str, list[Found]], base: CropSpec) -> CropSpec:
+    """Coordinate search for the crop whose predictions agree best with the direct crops' (cross-entropy)."""
+    size = engine.info.input_size
+    direct = engine.infer_many(faces[:, None])
+
+    def score(spec: CropSpec, detector: str) -> float:
+        hit = np.array([f.hit for f in found[detector]])
+        probs = engine.infer_many(crops_for(spec, size, faces, where, found[detector]))
+        return float(-(direct[hit] * np.log(np.maximum(probs, 1e-7))).sum(axis=1).mean())
+
+    spec = base
+    grids = {  # the landmark rule is fitted on YuNet's landmarks, the box rule on Haar's boxes
+        "yunet": {"eye_scale": np.arange(1.8, 3.21, 0.1), "eye_center_y": np.arange(-0.05, 0.301, 0.025)},
+        "haar": {"margin": np.arange(-0.25, 0.21, 0.05), "shift_y": np.arange(-0.12, 0.121, 0.02),
+                 "shift_x": np.arange(-0.04, 0.041, 0.02)},
+    }
+    if spec.eye_scale <= 0:
+        spec = replace(spec, eye_scale=2.4, eye_center_y=0.1)
+    for detector, grid in grids.items():
+        for _ in range(2):  # two rounds of coordinate descent
+            for name, values in grid.items():
+                scores = {float(v): score(replace(spec, **{name: round(float(v), 4)}), detector) for v in values}
+                best = min(scores, key=scores.get)
+                spec = replace(spec, **{name: round(best, 4)})
+                log.info("fit %s %s = %.3f (cross-entropy %.4f)", detector, name, best, scores[best])
+    return replace(spec, fitted_on="FER2013 val (PublicTest) placed in frames, benchmarks/pipeline_accuracy.py --fit")
+
+
+def report(engine, detector_name: str, faces: np.ndarray, labels: np.ndarray, where: list[Placement]) -> dict:
+    detector = create_detector(detector_name)
+    hits, probs = pipeline_probs(engine, detector, faces, where)
+    direct = engine.infer_many(faces[:, None])
+    classes = engine.info.classes
+
+    def scores(considered: np.ndarray) -> dict:
+        """Detection rate over the considered faces; accuracy and gap over those of them that were detected."""
+        found = considered & hits
+        out = {"faces": int(considered.sum()), "detected": int(found.sum()),
+               "detection_rate": round(float(found.sum() / max(1, considered.sum())), 4)}
+        if not found.any():
+            return out
+        pipe = classification_report(probs[found], labels[found], classes)
+        same = classification_report(direct[found], labels[found], classes)
+        return {**out, "accuracy": round(pipe["accuracy"], 4), "macro_f1": round(pipe["macro_f1"], 4),
+                "direct_accuracy": round(same["accuracy"], 4), "direct_macro_f1": round(same["macro_f1"], 4),
+                "gap_points": round((same["accuracy"] - pipe["accuracy"]) * 100, 2)}
+
+    sizes = np.array([p.size for p in where])
+    out = {"detector": detector.describe(), **scores(np.ones(len(faces), bool)),
+           "by_face_size": {str(size): scores(sizes == size) for size in FACE_SIZES}}
+    return out
+
+
+def run(data: str | None, split: str, limit: int, seed: int, detectors: tuple[str, ...], precision: str) -> dict:
+    loaded = load_fer2013(data, splits=(split,), drop_blank_in=())[split]
+    engine = create_engine("onnx", precision, "cpu")
+    order = np.random.default_rng(seed).permutation(len(loaded))[:limit] if limit else np.arange(len(loaded))
+    faces, labels = loaded.images[order], loaded.labels[order]
+    where = placements(len(faces), seed)
+    result = {"machine": describe(), "kind": "pipeline_accuracy", "split": split, "seed": seed, "faces": len(faces),
+              "engine": engine.describe(), "crop": asdict(engine.info.crop), "face_sizes": list(FACE_SIZES),
+              "padding": PADDING, "results": {}}
+    for name in detectors:
+        result["results"][name] = report(engine, name, faces, labels, where)
+        r = result["results"][name]
+        log.info("%-6s detected %d/%d (%.1f%%)  accuracy %.2f%% vs direct %.2f%% on the same faces: gap %.2f points",
+                 name, r["detected"], r["faces"], r["detection_rate"] * 100, r["accuracy"] * 100,
+                 r["direct_accuracy"] * 100, r["gap_points"])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pipeline_accuracy", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="FER2013 (default: $FER2013_DIR)")
+    parser.add_argument("--split", default="test", choices=("val", "test"))
+    parser.add_argument("--limit", type=int, default=0, help="a deterministic subset of this many faces (0: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--detectors", default="yunet,haar")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--fit", action="store_true", help="fit the crop on this split (val only)")
+    parser.add_argument("--apply", action="store_true", help="with --fit: write the fitted crop into weights/")
+    parser.add_argument("--json", help="default: benchmarks/results/<machine>-pipeline_accuracy-<split>.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if args.fit:
+        if args.split != "val":
+            parser.error("the crop is fitted on val only; test is for reporting")
+        loaded = load_fer2013(args.data, splits=("val",), drop_blank_in=())["val"]
+        engine = create_engine("onnx", args.precision, "cpu")
+        order = np.random.default_rng(args.seed).permutation(len(loaded))[:args.limit or len(loaded)]
+        faces, where = loaded.images[order], placements(len(order), args.seed)
+        found = {name: detect_all(create_detector(name), faces, where) for name in ("yunet", "haar")}
+        spec = fit(engine, faces, where, found, engine.info.crop)
+        print(spec.to_json())
+        if args.apply:
+            from export.metadata import set_crop
+
+            set_crop(WEIGHTS_DIR, spec)
+            print(f"wrote the crop into {onnx_path(WEIGHTS_DIR, 'fp32').parent}")
+        return 0
+    result = run(args.data, args.split, args.limit, args.seed, tuple(args.detectors.split(",")), args.precision)
+    save(result, f"pipeline_accuracy-{args.split}", args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
