@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from core.errors import UserError
 from runtime.detectors import Detector, create_detector
 from runtime.engines import Engine, create_engine
@@ -145,6 +147,9 @@ class App:
         self._hud_at = 0.0
         self.quit_reason = "source ended"
         self.output_error: str | None = None
+        self._finished: list[dict] = []  # playlist outcomes from the music thread, for the event log
+        self._timeline = np.zeros_like(self.processor.timeline.samples)  # the strip's copy, refreshed 4 times a second
+        self._timeline_seen = 0
 
     def hud_lines(self) -> list[str]:
         now = time.perf_counter()
@@ -177,12 +182,17 @@ class App:
         snap = snapshot(self.classes, mood, face_id)
         started = self.music.request(snap)
         if self.events:
-            self.events.event("mood_snapshot", t=round(time.perf_counter() - self.pipeline.counters.started, 3),
-                              face=face_id, mood=snap.probs, playlist_mood=snap.mood.title, started=started)
+            self.events.event("mood_snapshot", t=round(self.elapsed(), 3), face=face_id, mood=snap.probs, playlist_mood=snap.mood.title, started=started)
         return snap
 
     def on_playlist_done(self, snap: MoodSnapshot, outcome: Outcome) -> None:
+        """On the music thread: note the outcome; the main thread writes it to the events (one writer)."""
         log.info("playlist for %s: %s", snap.describe(), outcome.message)
+        self._finished.append({"t": round(self.elapsed(), 3), "face": snap.face_id, "ok": outcome.ok,
+                               "message": outcome.message})
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.pipeline.counters.started
 
     def handle(self, result: Result) -> None:
         if self.draw:
@@ -190,12 +200,19 @@ class App:
                 image = result.frame.image
                 self.renderer.draw_faces(image, result)
                 self.renderer.draw_hud(image, self.hud_lines())
+                seen = self.processor.timeline_into(self._timeline, self._timeline_seen)
+                if seen != self._timeline_seen:
+                    self._timeline_seen = seen
+                    self.renderer.update_strip(self._timeline, seen)
+                self.renderer.draw_strip(image)
                 if self.recorder:
                     self.recorder.write(image)
                 if self.window:
                     self.window.show(image)
         if self.events:
             self.events.frame(result)
+            while self._finished:
+                self.events.event("playlist", **self._finished.pop(0))
         self.rendered += 1
 
     def _loop(self) -> None:

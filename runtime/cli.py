@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
         prog="run_edge.py",
         description="Emotion DJ edge runtime: faces -> expressions, live. Keys: P playlist, Q/Esc quit. "
-                    "Subcommand: 'run_edge.py playlist --help'.",
+                    "Subcommands: 'run_edge.py playlist --help', 'run_edge.py report --help'.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--source", default=env("EMOTION_DJ_SOURCE", "0"),
                    help="camera index, video file, image, RTSP/HTTP URL, or 'demo' [$EMOTION_DJ_SOURCE]")
@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="make playlists public (default private) [$EMOTION_DJ_PUBLIC]")
     p.add_argument("--no-open", action="store_true", default=env_flag("EMOTION_DJ_NO_OPEN"),
                    help="do not open playlists in the browser/app [$EMOTION_DJ_NO_OPEN]")
+    p.add_argument("--report", type=Path, default=env("EMOTION_DJ_REPORT"),
+                   help="at exit, draw the mood report of --events here (.png/.svg/.html) [$EMOTION_DJ_REPORT]")
     p.add_argument("--summary-json", type=Path, help="also write the exit summary as JSON here")
     p.add_argument("--verbose", action="store_true", help="log what happens (and show tracebacks)")
     return p
@@ -134,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"cannot write the summary to {args.summary_json}: {error.strerror}")
     if summary.error:
         return fail(summary.error, EXIT_RUNTIME_ERROR)
+    if args.report and summary.events_lines:
+        from runtime.report import write_report
+
+        write_report(args.events, args.report)
+        print(f"  mood report: {args.report}")
     return EXIT_INTERRUPTED if STOP.asked_twice else EXIT_OK
 
 
@@ -143,7 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         from runtime.music.cli import main as playlist_main
 
         return playlist_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    if argv and argv[0] == "report":
+        from runtime.report import main as report_main
+
+        return report_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.report and not args.events:
+        parser.error("--report draws the --events file: give --events too")
     setup_logging(args.verbose)
     quiet_opencv(args.verbose)
     if STOP.is_set():

@@ -14,7 +14,7 @@ from runtime.engines import Engine
 from runtime.faces import FaceCropper
 from runtime.frames import FaceResult, Frame, Result
 from runtime.stats import StageTimes, Timer
-from runtime.tracking import FaceTracker
+from runtime.tracking import FaceTracker, MoodTimeline
 
 STAGES = ("decode", "detect", "infer", "track", "render")
 
@@ -33,6 +33,7 @@ class FrameProcessor:
         self._no_probs = np.empty((0, len(engine.info.classes)), np.float32)
         self._main_lock = threading.Lock()
         self._main: tuple[int, np.ndarray] | None = None  # (track id, mood) of the main face, for other threads
+        self.timeline = MoodTimeline(len(engine.info.classes))  # the main face's last 30 s, for the live strip
 
     def detect(self, frame: Frame) -> Frame:
         """Boxes for this frame: detected every `detect_every` frames, carried over in between."""
@@ -60,12 +61,20 @@ class FrameProcessor:
             main = self.tracker.main_face()
             with self._main_lock:
                 self._main = None if main is None else (main.id, main.mood.copy())
+                self.timeline.update(frame.timestamp, None if main is None else main.mood)
         self.processed += 1
         return Result(frame, faces, frame.detected)
 
     def process(self, frame: Frame) -> Result:
         """Everything the detect and infer threads do to one frame, in the calling thread."""
         return self.infer(self.detect(frame))
+
+    def timeline_into(self, out: np.ndarray, seen: int) -> int:
+        """Copy the mood timeline into `out` if it has a sample newer than `seen`; returns the sample count."""
+        with self._main_lock:
+            if self.timeline.count != seen:
+                self.timeline.ordered_into(out)
+            return self.timeline.count
 
     def main_face(self) -> tuple[int, np.ndarray] | None:
         """(id, mood over the last seconds) of the largest face in view; safe to call from any thread."""

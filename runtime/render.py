@@ -14,6 +14,7 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 # A readable palette (BGR); classes beyond it reuse it cyclically.
 PALETTE = [(60, 60, 230), (60, 160, 60), (170, 80, 170), (40, 200, 250), (200, 200, 200), (220, 130, 40), (40, 170, 250)]
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+STRIP_HEIGHT, STRIP_WIDTH = 28, 240  # the mood strip: 30 s of the main face, 2 px per 0.25 s sample
 
 
 class Renderer:
@@ -24,6 +25,10 @@ class Renderer:
         self.label_width = max(cv2.getTextSize(name, FONT, 0.4, 1)[0][0] for name in classes) + 6
         self._hud_key: tuple[str, ...] = ()
         self._hud_width = 0
+        self._hud_bottom = 0
+        # The live mood strip: redrawn into this buffer when a new sample arrives (4 times a second), copied
+        # onto each frame otherwise.
+        self.strip = np.zeros((STRIP_HEIGHT, STRIP_WIDTH, 3), np.uint8)
 
     def draw_faces(self, image: np.ndarray, result: Result) -> None:
         for face in result.faces:
@@ -61,7 +66,30 @@ class Renderer:
         if key != self._hud_key:  # the text changes a few times a second, not every frame: measure it once
             self._hud_key, self._hud_width = key, max(cv2.getTextSize(line, FONT, 0.45, 1)[0][0] for line in lines) + 12
         width = self._hud_width
-        band = image[0:line_height * len(lines) + 8, 0:min(width, image.shape[1])]
+        self._hud_bottom = line_height * len(lines) + 8
+        band = image[0:self._hud_bottom, 0:min(width, image.shape[1])]
         band //= 3  # darken in place
         for i, line in enumerate(lines):
             cv2.putText(image, line, (6, 16 + i * line_height), FONT, 0.45, WHITE, 1, cv2.LINE_AA)
+
+    def update_strip(self, samples: np.ndarray, count: int) -> None:
+        """Redraw the strip from the timeline's samples (oldest first): stacked class colours per 0.25 s."""
+        strip = self.strip
+        strip[:] = 40
+        n = len(samples)
+        column = STRIP_WIDTH // n
+        for i in range(max(0, n - count), n):
+            x = i * column
+            below = 0.0  # cumulative probability under this class: rows are bounded by rounded cumulative sums
+            for c, p in enumerate(samples[i]):
+                low, below = below, below + float(p)
+                top, bottom = STRIP_HEIGHT - round(min(below, 1.0) * STRIP_HEIGHT), STRIP_HEIGHT - round(low * STRIP_HEIGHT)
+                if bottom > top:
+                    strip[top:bottom, x:x + column] = self.colors[c]
+
+    def draw_strip(self, image: np.ndarray) -> None:
+        """The strip under the HUD, left-aligned with it (a copy of the buffer: nothing drawn per frame)."""
+        y, x = self._hud_bottom + 4, 6
+        height, width = image.shape[:2]
+        if y + STRIP_HEIGHT <= height and x + STRIP_WIDTH <= width:
+            image[y:y + STRIP_HEIGHT, x:x + STRIP_WIDTH] = self.strip

@@ -81,3 +81,35 @@ class FaceTracker:
         """The largest face currently in view (the person nearest the camera)."""
         visible = [t for t in self.tracks if t.misses == 0]
         return max(visible, key=lambda t: t.area, default=None)
+
+
+class MoodTimeline:
+    """The main face's mood, sampled every `interval` seconds into a fixed ring (the last `seconds`): what the
+    live strip under the HUD draws. One sample per interval, whatever the number of faces: no work per face."""
+
+    def __init__(self, classes: int, seconds: float = 30.0, interval: float = 0.25):
+        self.interval = interval
+        self.samples = np.zeros((int(seconds / interval), classes), np.float32)
+        self.count = 0  # samples taken so far; the newest is at (count - 1) % len(samples)
+        self._next = 0.0
+
+    def update(self, timestamp: float, mood: np.ndarray | None) -> bool:
+        """Take a sample if one is due; True if one was taken. No face: a blank (all-zero) sample."""
+        if timestamp < self._next:
+            return False
+        self._next = timestamp + self.interval
+        row = self.samples[self.count % len(self.samples)]
+        if mood is None:
+            row[:] = 0
+        else:
+            row[:] = mood
+        self.count += 1
+        return True
+
+    def ordered_into(self, out: np.ndarray) -> int:
+        """Copy the samples oldest first into `out` (same shape); returns how many are real."""
+        n = len(self.samples)
+        start = self.count % n
+        out[: n - start] = self.samples[start:]
+        out[n - start:] = self.samples[:start]
+        return min(self.count, n)

@@ -97,6 +97,12 @@ def test_window_shows_annotated_frames_and_q_quits(display):
     keep = os.environ.get("EMOTION_DJ_SCREENSHOT")
     if keep:
         cv2.imwrite(keep, shot[:480, :640])
+    # the live mood strip under the HUD (3 lines: 62 px) shows the main face's recent mood in class colours
+    from runtime.render import PALETTE, STRIP_HEIGHT, STRIP_WIDTH
+
+    strip = shot[66:66 + STRIP_HEIGHT, 6:6 + STRIP_WIDTH].astype(int)
+    coloured = sum(int((np.abs(strip - np.array(c)).max(axis=2) <= 2).sum()) for c in PALETTE)
+    assert coloured >= STRIP_HEIGHT, "no mood strip under the HUD"
     env = {**os.environ, "DISPLAY": display}
     subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
     subprocess.run(["xdotool", "key", "q"], env=env, check=True)

@@ -1,0 +1,258 @@
+"""The mood over time: `run_edge.py report EVENTS.jsonl --out mood.png [--json summary.json]`.
+
+Reads an events file (--events) as a stream, so a run of hours (100k+ lines) is reported in seconds with
+little memory: each face's probabilities are averaged into time bins, and the bins are merged pairwise
+whenever there would be more than MAX_BINS. Draws, per face (the main ones, by time on screen), the
+expressions as a stacked area over time, with markers where P was pressed; a summary panel gives each face's
+dominant expression, its share of the time, and the valence over time. Writes .png, .svg or .html.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+
+log = logging.getLogger(__name__)
+MAX_BINS = 2048  # per face; bins double in width beyond this
+FIRST_BIN_SECONDS = 0.1
+MAX_FACES = 4  # panels for the faces longest on screen
+POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
+COLORS = {"angry": "#e63c3c", "disgust": "#3ca03c", "fear": "#aa50aa", "happy": "#fac828", "neutral": "#c8c8c8",
+          "sad": "#2882dc", "surprise": "#fa9628"}
+
+
+@dataclass
+class FaceSeries:
+    """One face's probabilities summed into time bins, and how often each expression led."""
+
+    classes: int
+    sums: np.ndarray = None
+    counts: np.ndarray = None
+    frames: int = 0
+    first: float = float("inf")
+    last: float = 0.0
+    leading: np.ndarray = None
+
+    def __post_init__(self):
+        self.sums = np.zeros((MAX_BINS, self.classes), np.float64)
+        self.counts = np.zeros(MAX_BINS, np.int64)
+        self.leading = np.zeros(self.classes, np.int64)
+
+
+@dataclass
+class Timeline:
+    classes: tuple[str, ...] = ()
+    bin_seconds: float = FIRST_BIN_SECONDS
+    faces: dict[int, FaceSeries] = field(default_factory=dict)
+    snapshots: list[dict] = field(default_factory=list)
+    playlists: list[dict] = field(default_factory=list)
+    frames: int = 0
+    duration: float = 0.0
+    skipped_lines: int = 0
+
+    def add_face(self, face_id: int, t: float, probs: np.ndarray) -> None:
+        series = self.faces.get(face_id)
+        if series is None:
+            series = self.faces[face_id] = FaceSeries(len(self.classes))
+        index = int(t / self.bin_seconds)
+        while index >= MAX_BINS:
+            self._coarsen()
+            index = int(t / self.bin_seconds)
+        series.sums[index] += probs
+        series.counts[index] += 1
+        series.leading[int(probs.argmax())] += 1
+        series.frames += 1
+        series.first, series.last = min(series.first, t), max(series.last, t)
+
+    def _coarsen(self) -> None:
+        """Halve the resolution: bin pairs merge, for every face."""
+        for series in self.faces.values():
+            series.sums[: MAX_BINS // 2] = series.sums.reshape(MAX_BINS // 2, 2, -1).sum(axis=1)
+            series.sums[MAX_BINS // 2:] = 0
+            series.counts[: MAX_BINS // 2] = series.counts.reshape(MAX_BINS // 2, 2).sum(axis=1)
+            series.counts[MAX_BINS // 2:] = 0
+        self.bin_seconds *= 2
+
+
+def read_events(path: Path) -> Timeline:
+    """Stream an events file into a Timeline. Missing, empty or garbage files are a UserError; a partly
+    written last line (a run killed mid-write) is skipped with a warning."""
+    if not path.is_file():
+        raise UserError(f"events file not found: {path}")
+    timeline = Timeline()
+    bad_line, pending_error = 0, None
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if pending_error is not None:  # a bad line with more after it: skipped, counted
+                timeline.skipped_lines += 1
+                pending_error = None
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+                if not isinstance(record, dict):
+                    raise ValueError("not an object")
+                _add(timeline, record)
+            except (ValueError, KeyError, TypeError, IndexError) as error:
+                bad_line, pending_error = number, error
+    if timeline.frames == 0:
+        what = "is empty" if path.stat().st_size == 0 else "holds no frame records"
+        raise UserError(f"{path} {what}: not an events file from run_edge.py --events")
+    if pending_error is not None:
+        log.warning("%s: skipped the last line (%d), which is incomplete: the run was probably killed mid-write",
+                    path, bad_line)
+    if timeline.skipped_lines:
+        log.warning("%s: skipped %d unreadable lines", path, timeline.skipped_lines)
+    return timeline
+
+
+def _add(timeline: Timeline, record: dict) -> None:
+    if "frame" in record:
+        t = float(record["t"])
+        faces = record["faces"]
+        if faces and not timeline.classes:
+            timeline.classes = tuple(faces[0]["probs"])
+        for face in faces:
+            values = face.get("raw") or face["probs"]
+            timeline.add_face(int(face["id"]), t, np.fromiter((values[c] for c in timeline.classes), np.float64,
+                                                              len(timeline.classes)))
+        timeline.frames += 1
+        timeline.duration = max(timeline.duration, t)
+    elif record.get("event") == "mood_snapshot":
+        timeline.snapshots.append(record)
+    elif record.get("event") == "playlist":
+        timeline.playlists.append(record)
+
+
+def valence(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    """happy + surprise - (angry + disgust + fear + sad): -1 (negative) .. +1 (positive)."""
+    index = {c: i for i, c in enumerate(classes)}
+    plus = sum(probs[..., index[c]] for c in POSITIVE if c in index)
+    minus = sum(probs[..., index[c]] for c in NEGATIVE if c in index)
+    return plus - minus
+
+
+def main_faces(timeline: Timeline) -> list[int]:
+    return sorted(timeline.faces, key=lambda f: -timeline.faces[f].frames)[:MAX_FACES]
+
+
+def summary(timeline: Timeline) -> dict:
+    """What a script wants: per face, time on screen, dominant expression and each expression's share."""
+    faces = {}
+    for face_id in main_faces(timeline):
+        series = timeline.faces[face_id]
+        shares = series.leading / max(1, series.frames)
+        dominant = int(shares.argmax())
+        mean = series.sums.sum(axis=0) / max(1, series.counts.sum())
+        faces[str(face_id)] = {
+            "frames": series.frames, "first_seen_s": round(series.first, 3), "last_seen_s": round(series.last, 3),
+            "dominant": timeline.classes[dominant], "dominant_share": round(float(shares[dominant]), 4),
+            "shares": {c: round(float(s), 4) for c, s in zip(timeline.classes, shares)},
+            "mean_probs": {c: round(float(p), 4) for c, p in zip(timeline.classes, mean)},
+            "mean_valence": round(float(valence(mean, timeline.classes)), 4),
+        }
+    return {"frames": timeline.frames, "duration_s": round(timeline.duration, 3), "classes": list(timeline.classes),
+            "bin_seconds": timeline.bin_seconds, "faces": faces, "faces_seen": len(timeline.faces),
+            "snapshots": [{k: s.get(k) for k in ("t", "face", "playlist_mood", "started")} for s in timeline.snapshots],
+            "playlists": [{k: p.get(k) for k in ("t", "ok", "message")} for p in timeline.playlists],
+            "skipped_lines": timeline.skipped_lines}
+
+
+def draw(timeline: Timeline, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    faces = main_faces(timeline)
+    classes = timeline.classes
+    colors = [COLORS.get(c, "#888888") for c in classes]
+    figure, axes = plt.subplots(len(faces) + 1, 1, figsize=(11, 2.3 * (len(faces) + 1) + 0.6), sharex=True,
+                                squeeze=False)
+    axes = axes[:, 0]
+    info = summary(timeline)["faces"]
+    for ax, face_id in zip(axes, faces):
+        series = timeline.faces[face_id]
+        used = series.counts > 0
+        times = (np.nonzero(used)[0] + 0.5) * timeline.bin_seconds
+        probs = series.sums[used] / series.counts[used, None]
+        ax.stackplot(times, probs.T, colors=colors, labels=classes, linewidth=0)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(f"face #{face_id}")
+        face = info[str(face_id)]
+        ax.set_title(f"face #{face_id}: {face['dominant']} {face['dominant_share'] * 100:.0f}% of its "
+                     f"{face['frames']} frames", fontsize=9, loc="left")
+        for snap in timeline.snapshots:
+            if snap.get("face") == face_id and "t" in snap:
+                ax.axvline(snap["t"], color="black", linewidth=1.2)
+                ax.text(snap["t"], 1.02, f"P: {snap.get('playlist_mood', '?')}", fontsize=7, ha="center",
+                        transform=ax.get_xaxis_transform())
+    axes[0].legend(loc="upper right", fontsize=7, ncol=len(classes), framealpha=0.8)
+    ax = axes[-1]
+    for face_id in faces:
+        series = timeline.faces[face_id]
+        used = series.counts > 0
+        times = (np.nonzero(used)[0] + 0.5) * timeline.bin_seconds
+        ax.plot(times, valence(series.sums[used] / series.counts[used, None], classes), label=f"face #{face_id}")
+    ax.axhline(0, color="grey", linewidth=0.6)
+    for playlist in timeline.playlists:
+        if "t" in playlist:
+            ax.axvline(playlist["t"], color="green" if playlist.get("ok") else "red", linestyle="--", linewidth=1)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("valence")
+    ax.set_xlabel("seconds")
+    ax.set_title("valence = happy + surprise - angry - disgust - fear - sad   (dashed: playlist made / failed)",
+                 fontsize=9, loc="left")
+    if faces:
+        ax.legend(loc="upper right", fontsize=7)
+    figure.suptitle(f"Emotion DJ mood report: {timeline.frames} frames, {timeline.duration:.1f} s", fontsize=11)
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".html":
+        import io
+
+        svg = io.StringIO()
+        figure.savefig(svg, format="svg")
+        table = "".join(f"<tr><td>#{k}</td><td>{v['dominant']}</td><td>{v['dominant_share'] * 100:.0f}%</td>"
+                        f"<td>{v['frames']}</td></tr>" for k, v in info.items())
+        out.write_text(f"<!doctype html><meta charset='utf-8'><title>Emotion DJ mood report</title>{svg.getvalue()}"
+                       f"<table><tr><th>face</th><th>dominant</th><th>share</th><th>frames</th></tr>{table}</table>")
+    else:
+        figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return out
+
+
+def write_report(events: Path, out: Path, json_path: Path | None = None) -> dict:
+    if out.suffix.lower() not in (".png", ".svg", ".html"):
+        raise UserError(f"--out must end in .png, .svg or .html, got {out.name}")
+    timeline = read_events(events)
+    draw(timeline, out)
+    result = summary(timeline)
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def main(argv: list[str]) -> int:
+    from core.cli import EXIT_OK, OneLineErrorParser, run_cli, setup_logging
+
+    parser = OneLineErrorParser(prog="run_edge.py report", description="Draw the mood over time from an --events file.")
+    parser.add_argument("events", type=Path, help="a file written by run_edge.py --events")
+    parser.add_argument("--out", type=Path, default=Path("mood.png"), help="picture: .png, .svg or .html")
+    parser.add_argument("--json", type=Path, help="also write the summary (dominant expression, shares) as JSON")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+
+    def work() -> int:
+        result = write_report(args.events, args.out, args.json)
+        faces = ", ".join(f"#{k} {v['dominant']} {v['dominant_share'] * 100:.0f}%" for k, v in result["faces"].items())
+        print(f"mood report {args.out}: {result['frames']} frames, {result['duration_s']:.1f} s; {faces or 'no faces'}")
+        return EXIT_OK
+    return run_cli(work, verbose=args.verbose)
