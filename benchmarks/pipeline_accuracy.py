@@ -164,7 +164,7 @@ def fit(engine, faces: np.ndarray, where: list[Placement], found: dict[str, list
             for name, values in grid.items():
                 scores = {float(v): score(replace(spec, **{name: round(float(v), 4)}), detector) for v in values}
                 best = min(scores, key=scores.get)
-                spec = replace(spec, **{name: round(best, 4)})
+                spec = replace(spec, **{name: round(best, 4) + 0.0})  # + 0.0: no "-0.0" in the metadata
                 log.info("fit %s %s = %.3f (cross-entropy %.4f)", detector, name, best, scores[best])
     return replace(spec, fitted_on="FER2013 val (PublicTest) placed in frames, benchmarks/pipeline_accuracy.py --fit")
 

@@ -56,8 +56,8 @@ def sha256(path: Path) -> str:
 
 # The training flags that shape the weights; written out in full so a command reproduces the run even if
 # the CLI's defaults change later.
-RECIPE_FLAGS = ("img_size", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "dropout", "widths",
-                "ema", "plateau_patience", "plateau_factor", "seed")
+RECIPE_FLAGS = ("img_size", "epochs", "batch_size", "optimizer", "schedule", "lr", "weight_decay", "label_smoothing",
+                "mixup", "dropout", "widths", "ema", "plateau_patience", "plateau_factor", "seed")
 
 
 def train_commands(checkpoint: dict[str, Any], out: str) -> list[str]:

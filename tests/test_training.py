@@ -90,3 +90,14 @@ def test_init_starts_from_given_weights_and_rejects_another_shape(tiny_checkpoin
     assert train_main([*args, "--widths", "8,8,16,16,32", "--out", str(tmp_path / "other")]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: --init") and "\n" not in error
+
+
+def test_sgd_with_cosine_schedule_and_mixup_trains_and_its_state_loads_back(tiny_csv, tmp_path):
+    args = ["--data", str(tiny_csv), "--batch-size", "16", "--widths", "8,8,16,16,16", "--out", str(tmp_path),
+            "--amp", "off", "--optimizer", "sgd", "--schedule", "cosine", "--lr", "0.01", "--mixup", "0.2"]
+    assert train_main([*args, "--epochs", "4"]) == 0
+    assert train_main([*args, "--epochs", "4", "--resume"]) == 0  # the SGD and cosine states load back
+    history = load_checkpoint(tmp_path / "last.pt")["history"]
+    lrs = [row["lr"] for row in history]
+    assert len(lrs) == 4 and lrs == sorted(lrs, reverse=True) and lrs[-1] < 1e-5  # cosine to ~0 at the last epoch
+    assert load_checkpoint(tmp_path / "best.pt")["train_config"]["optimizer"] == "sgd"

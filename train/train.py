@@ -54,6 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.0,
                    help="decay of an exponential moving average of the weights, e.g. 0.999 (0: off); when on, "
                         "the average is what is validated, selected and saved")
+    p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"),
+                   help="AdamW, or SGD with Nesterov momentum 0.9 (the published FER2013 VGG recipe)")
+    p.add_argument("--schedule", default="plateau", choices=("plateau", "cosine"),
+                   help="ReduceLROnPlateau on val accuracy, or cosine decay to 1e-6 over --epochs")
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0: off), e.g. 0.2")
     p.add_argument("--plateau-patience", type=int, default=3, help="ReduceLROnPlateau patience (epochs)")
     p.add_argument("--plateau-factor", type=float, default=0.5)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -92,7 +97,7 @@ def seed_everything(seed: int) -> None:
 
 
 def train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler, amp_dtype, batch_size, mean, std, progress,
-                    ema: AveragedModel | None = None):
+                    ema: AveragedModel | None = None, mixup: float = 0.0):
     model.train()
     order = torch.randperm(len(labels), device=images.device)
     total_loss, correct, seen = 0.0, 0, 0
@@ -101,9 +106,15 @@ def train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler, 
         target = labels[index]
         x = normalize_batch(images[index], 0.0, 1.0, model.img_size)  # [0, 1] floats for kornia
         x = (augment(x) - mean) / std
+        if mixup > 0:  # mixup: blend pairs of faces and their losses with a Beta(alpha, alpha) weight
+            weight = float(np.random.beta(mixup, mixup))
+            partner = torch.randperm(len(target), device=x.device)
+            x = weight * x + (1 - weight) * x[partner]
         with torch.autocast(images.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             logits = model(x)
         loss = loss_fn(logits.float(), target)
+        if mixup > 0:
+            loss = weight * loss + (1 - weight) * loss_fn(logits.float(), target[partner])
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -179,9 +190,16 @@ def run(args: argparse.Namespace) -> int:
     model = create_model(DEFAULT_ARCHITECTURE, **model_config).to(device, memory_format=torch.channels_last)
     log.info("model: %s params, input %dx%d, device %s, amp %s", f"{count_parameters(model):,}",
              args.img_size, args.img_size, device, amp_dtype)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=args.plateau_factor,
-                                                           patience=args.plateau_patience, min_lr=1e-6)
+    if args.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                                    weight_decay=args.weight_decay)
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    if args.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=1e-6)
+    else:
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=args.plateau_factor,
+                                                               patience=args.plateau_patience, min_lr=1e-6)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
@@ -224,11 +242,14 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         with tqdm(total=len(labels), desc=f"epoch {epoch}/{args.epochs}", unit="img", leave=False, disable=None) as bar:
             train_loss, train_accuracy = train_one_epoch(model, images, labels, augment, loss_fn, optimizer, scaler,
-                                                         amp_dtype, args.batch_size, mean, std, bar, ema)
+                                                         amp_dtype, args.batch_size, mean, std, bar, ema, args.mixup)
         val_logits = predict_logits(evaluated, val.images, mean, std, device, amp_dtype=amp_dtype)
         val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
         val_accuracy = float((val_logits.argmax(1) == val.labels).mean())
-        scheduler.step(val_accuracy)
+        if args.schedule == "plateau":
+            scheduler.step(val_accuracy)
+        else:
+            scheduler.step()
         row = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy, "val_loss": val_loss,
                "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"],
                "seconds": round(time.perf_counter() - started, 1)}
