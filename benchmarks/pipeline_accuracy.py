@@ -194,9 +194,12 @@ def report(engine, detector_name: str, faces: np.ndarray, labels: np.ndarray, wh
     return out
 
 
-def run(data: str | None, split: str, limit: int, seed: int, detectors: tuple[str, ...], precision: str) -> dict:
+def run(data: str | None, split: str, limit: int, seed: int, detectors: tuple[str, ...], precision: str,
+        crop: CropSpec | None = None) -> dict:
     loaded = load_fer2013(data, splits=(split,), drop_blank_in=())[split]
     engine = create_engine("onnx", precision, "cpu")
+    if crop is not None:  # e.g. the framing used before the fit, for comparison
+        engine.info = replace(engine.info, crop=crop)
     order = np.random.default_rng(seed).permutation(len(loaded))[:limit] if limit else np.arange(len(loaded))
     faces, labels = loaded.images[order], loaded.labels[order]
     where = placements(len(faces), seed)
@@ -222,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--fit", action="store_true", help="fit the crop on this split (val only)")
     parser.add_argument("--apply", action="store_true", help="with --fit: write the fitted crop into weights/")
+    parser.add_argument("--crop", type=CropSpec.from_json, help='another crop to measure, as JSON, e.g. \'{"margin": 0.15}\'')
     parser.add_argument("--json", help="default: benchmarks/results/<machine>-pipeline_accuracy-<split>.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -242,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             set_crop(WEIGHTS_DIR, spec)
             print(f"wrote the crop into {onnx_path(WEIGHTS_DIR, 'fp32').parent}")
         return 0
-    result = run(args.data, args.split, args.limit, args.seed, tuple(args.detectors.split(",")), args.precision)
+    result = run(args.data, args.split, args.limit, args.seed, tuple(args.detectors.split(",")), args.precision, args.crop)
     save(result, f"pipeline_accuracy-{args.split}", args.json)
     return 0
 

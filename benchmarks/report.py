@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     machine = describe()
     engines_path = args.engines or RESULTS / f"{machine['name']}-engines.json"
-    pipeline_paths = args.pipeline or sorted(RESULTS.glob(f"{machine['name']}-pipeline*.json"))
+    pipeline_paths = args.pipeline or sorted([*RESULTS.glob(f"{machine['name']}-pipeline.json"),
+                                              *RESULTS.glob(f"{machine['name']}-pipeline-*.json")])
     if args.run or not engines_path.is_file():
         from benchmarks.engines import main as engines_main
 

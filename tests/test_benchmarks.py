@@ -73,3 +73,15 @@ def test_the_gpu_check_runs_its_code_paths_dry_on_a_cpu(tmp_path):
     assert set(report["throughput"]["fp16"]["faces_per_s"]) == {"1", "8"}
     assert report["end_to_end"]["frames"] == 30 and report["end_to_end"]["engine"].startswith("torch")
     assert report["trt_buffers"]["batches"] == [64, 64, 22] and report["trt_buffers"]["max_abs_diff"] < 1e-5
+
+
+def test_the_live_pipeline_scores_what_the_model_scores_on_a_small_subset(fer_dir):
+    """FER2013 val faces placed in frames, through the runtime's YuNet, cropper and engine: the accuracy on the
+    faces found must stay within GAP_BOUND points of the same faces' direct crops (the full run is in the README)."""
+    from benchmarks.pipeline_accuracy import run
+
+    result = run(str(fer_dir), "val", limit=400, seed=1, detectors=("yunet",), precision="int8")["results"]["yunet"]
+    assert result["detection_rate"] > 0.4, result
+    assert result["gap_points"] <= 3.0, result  # 400 faces, ~220 found: one face is ~0.45 points
+    big = result["by_face_size"]["300"]
+    assert big["detection_rate"] > 0.6
