@@ -2,13 +2,12 @@
 
     python -m benchmarks.mood_report [--lines 108000] [--json OUT]
 
-The events are written in run_edge.py's own format (EventLog's line layout), then reported to PNG and JSON;
+The events are written by run_edge.py's own EventLog, then reported to PNG and JSON;
 the time is the report's, from reading the first line to writing the picture.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -16,27 +15,28 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import describe, save
+from runtime.frames import FaceResult, Frame, Result
+from runtime.outputs import EventLog
 from runtime.report import write_report
 
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 
 def generate(path: Path, lines: int, fps: float = 30.0, seed: int = 0) -> None:
-    """Two faces whose moods drift slowly (a random walk on the logits), with a P press every ten minutes."""
+    """Two faces whose moods drift slowly (a random walk on the logits), with a P press every ten minutes,
+    written by the runtime's own EventLog, so the lines are exactly what run_edge.py --events writes."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(0, 1, (2, len(CLASSES)))
-    with open(path, "w") as f:
-        for i in range(lines):
-            logits += rng.normal(0, 0.05, logits.shape)
-            probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-            faces = [{"id": k + 1, "box": [100 + 300 * k, 120, 160, 160], "label": CLASSES[int(p.argmax())],
-                      "score": round(float(p.max()), 4), "probs": dict(zip(CLASSES, np.round(p, 4).tolist())),
-                      "raw": dict(zip(CLASSES, np.round(p, 4).tolist()))} for k, p in enumerate(probs)]
-            f.write(json.dumps({"frame": i, "t": round(i / fps, 4), "detected": True, "faces": faces},
-                               separators=(",", ":")) + "\n")
-            if i % int(600 * fps) == int(300 * fps):
-                f.write(json.dumps({"event": "mood_snapshot", "t": round(i / fps, 3), "face": 1,
-                                    "playlist_mood": "Feel Good", "started": True}) + "\n")
+    image = np.zeros((1, 1, 3), np.uint8)
+    events = EventLog(path, CLASSES)
+    for i in range(lines):
+        logits += rng.normal(0, 0.05, logits.shape)
+        probs = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
+        faces = [FaceResult(k + 1, (100 + 300 * k, 120, 160, 160), p, p) for k, p in enumerate(probs)]
+        events.frame(Result(Frame(i, i / fps, image), faces, True))
+        if i % int(600 * fps) == int(300 * fps):
+            events.event("mood_snapshot", t=round(i / fps, 3), face=1, playlist_mood="Feel Good", started=True)
+    events.close()
 
 
 def main(argv: list[str] | None = None) -> int:

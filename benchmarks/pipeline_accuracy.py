@@ -17,7 +17,6 @@ and the gap are measured on the faces that were found, against the direct-crop a
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import asdict, dataclass, replace
 

@@ -38,8 +38,9 @@ def fail(message: str, code: int = EXIT_USER_ERROR) -> int:
     return code
 
 
-def run_cli(work: Callable[[], int], verbose: bool = False, user_errors: tuple[type[BaseException], ...] = ()) -> int:
-    """Run a command's body: its user errors become one line and exit 2, Ctrl-C a short line and exit 130."""
+def run_cli(work: Callable[[], int], verbose: bool = False, user_errors: tuple[type[BaseException], ...] = (),
+            on_interrupt: str = "interrupted") -> int:
+    """Run a command's body: its user errors become one line and exit 2, Ctrl-C one line and exit 130."""
     try:
         return work()
     except (UserError, *user_errors) as error:
@@ -47,4 +48,4 @@ def run_cli(work: Callable[[], int], verbose: bool = False, user_errors: tuple[t
             logging.getLogger("cli").exception("failed")
         return fail(str(error))
     except KeyboardInterrupt:
-        return fail("interrupted", EXIT_INTERRUPTED)
+        return fail(on_interrupt, EXIT_INTERRUPTED)

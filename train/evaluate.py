@@ -20,10 +20,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.errors import UserError
+from core.cli import EXIT_OK, OneLineErrorParser, run_cli, setup_logging
 from train.checkpoint import CheckpointError, build_model, load_checkpoint
 from train.data import CLASSES, DatasetError, load_fer2013, resize_faces
-from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
+from train.metrics import (
+    classification_report,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,9 @@ def format_report(report: dict, title: str) -> str:
 
 def evaluate_onnx(weights: str, data: str | None, split: str, batch_size: int = 512) -> dict:
     """An exported model: its graph already divides by the temperature and returns probabilities."""
-    from runtime.engines import create_engine  # imported here: evaluating a checkpoint needs no ONNX Runtime
+    from runtime.engines import (
+        create_engine,  # imported here: evaluating a checkpoint needs no ONNX Runtime
+    )
 
     engine = create_engine("onnx", device="cpu", model=Path(weights), threads=0)  # batches: every core
     info = engine.info
@@ -122,19 +129,20 @@ def evaluate(weights: str, data: str | None, split: str, batch_size: int = 512) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
+    parser = OneLineErrorParser(prog="python -m train.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--weights", required=True, help="checkpoint (.pt) or exported model (.onnx)")
     parser.add_argument("--data", help="FER2013 folder or fer2013.csv (default: $FER2013_DIR)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--json", type=Path, help="also write the full result here")
+    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        result = evaluate(args.weights, args.data, args.split, args.batch_size)
-    except (CheckpointError, DatasetError, UserError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    setup_logging(args.verbose)
+    return run_cli(lambda: report_evaluation(args), verbose=args.verbose, user_errors=(CheckpointError, DatasetError))
+
+
+def report_evaluation(args: argparse.Namespace) -> int:
+    result = evaluate(args.weights, args.data, args.split, args.batch_size)
     report = result["report"]
     print(format_report(report, f"{args.split} ({Path(args.weights).name})"))
     if "engine" in result:
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

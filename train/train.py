@@ -23,13 +23,29 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from core.cli import OneLineErrorParser, run_cli
+from core.machine import cpu_model
 from train.augment import build_augmentation
-from train.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
+from train.checkpoint import (
+    CheckpointError,
+    build_model,
+    load_checkpoint,
+    save_checkpoint,
+)
 from train.data import CLASSES, DatasetError, load_fer2013
 from train.evaluate import normalize_batch, predict_logits
-from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
-from core.machine import cpu_model
-from train.model import DEFAULT_ARCHITECTURE, DEFAULT_WIDTHS, count_parameters, create_model
+from train.metrics import (
+    classification_report,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
+from train.model import (
+    DEFAULT_ARCHITECTURE,
+    DEFAULT_WIDTHS,
+    count_parameters,
+    create_model,
+)
 from train.plots import plot_confusion_matrix, plot_history
 
 log = logging.getLogger("train")
@@ -40,7 +56,7 @@ class TrainingError(Exception):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m train", description="Train the emotion CNN on FER2013.")
+    p = OneLineErrorParser(prog="python -m train", description="Train the emotion CNN on FER2013.")
     p.add_argument("--data", help="FER2013 folder or fer2013.csv (default: $FER2013_DIR)")
     p.add_argument("--img-size", type=int, default=48, help="network input size S (48 native; 128 upsampled)")
     p.add_argument("--epochs", type=int, default=45)
@@ -278,14 +294,8 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    try:
-        return run(args)
-    except (DatasetError, CheckpointError, TrainingError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; continue with --resume", file=sys.stderr)
-        return 130
+    return run_cli(lambda: run(args), user_errors=(DatasetError, CheckpointError, TrainingError),
+                   on_interrupt="interrupted; continue with --resume")
 
 
 if __name__ == "__main__":

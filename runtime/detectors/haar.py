@@ -6,7 +6,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from runtime.detectors import NO_FACES, Detections, Detector, DetectorOptions, DetectorUnavailable
+from runtime.detectors import (
+    NO_FACES,
+    Detections,
+    Detector,
+    DetectorOptions,
+    DetectorUnavailable,
+)
 
 CASCADE = "haarcascade_frontalface_default.xml"
 

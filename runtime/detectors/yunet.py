@@ -15,7 +15,13 @@ import cv2
 import numpy as np
 
 from core.paths import WEIGHTS_DIR
-from runtime.detectors import NO_FACES, Detections, Detector, DetectorOptions, DetectorUnavailable
+from runtime.detectors import (
+    NO_FACES,
+    Detections,
+    Detector,
+    DetectorOptions,
+    DetectorUnavailable,
+)
 
 log = logging.getLogger(__name__)
 

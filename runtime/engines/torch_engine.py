@@ -47,7 +47,11 @@ class TorchEngine(Engine):
         try:
             import torch
 
-            from train.checkpoint import CheckpointError, build_deployable, load_checkpoint
+            from train.checkpoint import (
+                CheckpointError,
+                build_deployable,
+                load_checkpoint,
+            )
         except ImportError:
             raise EngineUnavailable("PyTorch is not installed (pip install -r requirements-train.txt) - or use --engine onnx") from None
         if options.precision == "int8":

@@ -1,7 +1,13 @@
 """`run_edge.py playlist --mood NAME [--tracks N] [--no-open] [--public]`: the P key, without a camera."""
 from __future__ import annotations
 
-from core.cli import EXIT_OK, EXIT_RUNTIME_ERROR, OneLineErrorParser, fail, setup_logging
+from core.cli import (
+    EXIT_OK,
+    EXIT_RUNTIME_ERROR,
+    OneLineErrorParser,
+    fail,
+    setup_logging,
+)
 from runtime.music.mood import MOODS, mood_by_name
 from runtime.music.service import PlaylistService
 from runtime.music.spotify import MusicError, SpotifySettings

@@ -15,7 +15,16 @@ from typing import Callable
 
 from runtime.music.fallback import web_search_url
 from runtime.music.mood import Mood
-from runtime.music.spotify import MusicError, Playlist, SpotifySettings, clean, connect, create_playlist, explain, safe_link
+from runtime.music.spotify import (
+    MusicError,
+    Playlist,
+    SpotifySettings,
+    clean,
+    connect,
+    create_playlist,
+    explain,
+    safe_link,
+)
 
 log = logging.getLogger(__name__)
 DEADLINE_GRACE = 0.5  # seconds past the deadline before a stuck request is abandoned
