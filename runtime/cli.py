@@ -146,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("playlist", "report"):
+        STOP.uninstall()  # no frame loop checks the flag there: Ctrl-C must interrupt (one line, exit 130)
     if argv and argv[0] == "playlist":
         from runtime.music.cli import main as playlist_main
 

@@ -26,6 +26,11 @@ class StopFlag:
             signal.signal(sig, self._on_signal)
         return self
 
+    def uninstall(self) -> None:
+        """Back to Python's defaults (Ctrl-C raises KeyboardInterrupt), for commands with no frame loop to stop."""
+        for sig in SIGNALS:
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+
     def _on_signal(self, signum, _frame) -> None:
         self.count += 1
         self.first = self.first or signal.Signals(signum).name

@@ -350,3 +350,18 @@ def test_server_text_is_cleaned_before_it_reaches_the_terminal(fake, tmp_path):
     fake.script.append(["GET", "/v1/search", 400, {}, 9])
     outcome = PlaylistService(settings_for(fake, tmp_path), open_links=False).create(mood_by_name("happy"))
     assert not outcome.ok and all(c.isprintable() for c in outcome.message)
+
+
+def test_ctrl_c_while_the_playlist_command_waits_for_a_login(fake, tmp_path):
+    env = app_env(tmp_path, SPOTIPY_CLIENT_ID="test-client", SPOTIFY_API_URL=f"{fake.url}/v1/",
+                  SPOTIFY_ACCOUNTS_URL=fake.url, SPOTIFY_TOKEN_CACHE=str(tmp_path / "token.json"),
+                  SPOTIPY_REDIRECT_URI=f"http://127.0.0.1:{free_port()}/callback", BROWSER="true")
+    app = subprocess.Popen([sys.executable, "run_edge.py", "playlist", "--mood", "happy"], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = app.stderr.readline()  # the login waits for the browser and says so first
+    assert "log in to Spotify in the browser" in first
+    stopped = time.monotonic()
+    app.send_signal(signal.SIGINT)
+    out, err = app.communicate(timeout=10)
+    assert app.returncode == 130 and time.monotonic() - stopped < 5
+    assert err.strip() == "error: interrupted" and "Traceback" not in err

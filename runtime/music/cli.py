@@ -1,13 +1,9 @@
 """`run_edge.py playlist --mood NAME [--tracks N] [--no-open] [--public]`: the P key, without a camera."""
 from __future__ import annotations
 
-from core.cli import (
-    EXIT_OK,
-    EXIT_RUNTIME_ERROR,
-    OneLineErrorParser,
-    fail,
-    setup_logging,
-)
+import sys
+
+from core.cli import EXIT_OK, EXIT_RUNTIME_ERROR, OneLineErrorParser, fail, run_cli, setup_logging
 from runtime.music.mood import MOODS, mood_by_name
 from runtime.music.service import PlaylistService
 from runtime.music.spotify import MusicError, SpotifySettings
@@ -27,13 +23,14 @@ def main(argv: list[str]) -> int:
     setup_logging(args.verbose)
     if not 1 <= args.tracks <= 100:
         parser.error("--tracks must be between 1 and 100")
-    try:
+
+    def work() -> int:
         mood = mood_by_name(args.mood)
         settings = SpotifySettings.load()
-    except (ValueError, MusicError) as error:
-        return fail(str(error))
-    outcome = PlaylistService(settings, args.tracks, args.public, open_links=not args.no_open).create(mood)
-    if not outcome.ok:
-        return fail(outcome.message, EXIT_RUNTIME_ERROR)
-    print(outcome.message)
-    return EXIT_OK
+        say = lambda line: print(line, file=sys.stderr)  # noqa: E731 - e.g. "log in to Spotify in the browser..."
+        outcome = PlaylistService(settings, args.tracks, args.public, open_links=not args.no_open, notify=say).create(mood)
+        if not outcome.ok:
+            return fail(outcome.message, EXIT_RUNTIME_ERROR)
+        print(outcome.message)
+        return EXIT_OK
+    return run_cli(work, verbose=args.verbose, user_errors=(ValueError, MusicError))
