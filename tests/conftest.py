@@ -93,3 +93,12 @@ def shipped_checkpoint() -> Path:
     path = WEIGHTS / "emotion_net.pt"
     assert path.is_file(), "the trained weights ship in weights/emotion_net.pt"
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_apps():
+    """Apps a test started (tests/test_window.py, tests/test_faults.py) never outlive it, pass or fail."""
+    from tests import processes
+
+    yield
+    processes.stop_all()

@@ -9,10 +9,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from core.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo, onnx_path
 from export.cli import main as export_main
 from export.cli import parse_formats
 from export.onnx_export import ExportError
-from core.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo, onnx_path
 from tests.conftest import ROOT
 from train.checkpoint import build_deployable, load_checkpoint
 from train.evaluate import evaluate

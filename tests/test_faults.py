@@ -20,6 +20,7 @@ import pytest
 from runtime.music.mood import mood_by_name
 from runtime.music.service import PlaylistService
 from runtime.music.spotify import SpotifySettings
+from tests import processes
 from tests.conftest import ROOT, WEIGHTS
 from tests.fake_spotify import FakeSpotify
 from tests.media import demo_portrait, moving_faces_clip
@@ -36,8 +37,8 @@ def app_env(tmp_path: Path, **extra: str) -> dict:
 
 
 def start_app(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "run_edge.py", "--headless", "--engine", "onnx", *args], cwd=ROOT,
-                            env=app_env(tmp_path, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return processes.start([sys.executable, "run_edge.py", "--headless", "--engine", "onnx", *args], cwd=ROOT,
+                           env=app_env(tmp_path, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def run_app(tmp_path: Path, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
@@ -185,8 +186,9 @@ def test_an_output_naming_the_input_is_refused(tmp_path, flag):
 
 # -- configuration ---------------------------------------------------------------------------------------
 def model_with_classes(tmp_path: Path, classes: list[str]) -> str:
-    from export.metadata import attach_metadata
     import onnx
+
+    from export.metadata import attach_metadata
 
     path = tmp_path / f"classes{len(classes)}.onnx"
     model = onnx.load(str(WEIGHTS / "emotion_net.int8.onnx"))
@@ -356,8 +358,8 @@ def test_ctrl_c_while_the_playlist_command_waits_for_a_login(fake, tmp_path):
     env = app_env(tmp_path, SPOTIPY_CLIENT_ID="test-client", SPOTIFY_API_URL=f"{fake.url}/v1/",
                   SPOTIFY_ACCOUNTS_URL=fake.url, SPOTIFY_TOKEN_CACHE=str(tmp_path / "token.json"),
                   SPOTIPY_REDIRECT_URI=f"http://127.0.0.1:{free_port()}/callback", BROWSER="true")
-    app = subprocess.Popen([sys.executable, "run_edge.py", "playlist", "--mood", "happy"], cwd=ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    app = processes.start([sys.executable, "run_edge.py", "playlist", "--mood", "happy"], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = app.stderr.readline()  # the login waits for the browser and says so first
     assert "log in to Spotify in the browser" in first
     stopped = time.monotonic()

@@ -84,9 +84,8 @@ def test_known_expressions_are_found_and_labelled(tmp_path, fer_dir):
     """FER2013 PrivateTest faces the shipped model gets right, moving in a clip: the runtime must agree."""
     import onnxruntime as ort
 
-    from train.data import CLASSES, load_fer2013
-
     from runtime.detectors import create_detector
+    from train.data import CLASSES, load_fer2013
 
     test = load_fer2013(fer_dir, splits=("test",), drop_blank_in=())["test"]
     session = ort.InferenceSession(str(ROOT / "weights/emotion_net.onnx"), providers=["CPUExecutionProvider"])

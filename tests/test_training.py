@@ -6,7 +6,12 @@ from torch import nn
 
 from export.metadata import train_commands
 from train.checkpoint import load_checkpoint
-from train.metrics import classification_report, expected_calibration_error, fit_temperature, softmax
+from train.metrics import (
+    classification_report,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
 from train.model import CustomDeepEmotionNet
 from train.train import main as train_main
 from train.train import train_one_epoch

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests import processes
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool") and shutil.which("xwd")),
@@ -46,8 +47,8 @@ def display():
 def start_app(display: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "DISPLAY": display, "EMOTION_DJ_CACHE": "/nonexistent-cache"}
     env.pop("EMOTION_DJ_HEADLESS", None)
-    return subprocess.Popen([sys.executable, "run_edge.py", "--source", "demo", "--engine", "onnx", *args], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return processes.start([sys.executable, "run_edge.py", "--source", "demo", "--engine", "onnx", *args], cwd=ROOT,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_window(display: str, app: subprocess.Popen, timeout: float = 30.0) -> str:
