@@ -163,7 +163,7 @@ def test_ctrl_c_while_the_stream_is_stalled_never_crashes(tmp_path):
     assert time.monotonic() - stopped < 5 and "interrupted (Ctrl-C)" in out and "Traceback" not in err
 
 
-@pytest.mark.parametrize("scheme", ["http", "rtsp"])
+@pytest.mark.parametrize("scheme", ["http", "rtsp", "udp"])
 def test_a_stream_that_never_answers_fails_within_its_timeout_without_leaking_credentials(tmp_path, scheme):
     with SilentListener() as listener:
         started = time.monotonic()
