@@ -32,7 +32,9 @@ class FrameProcessor:
         self._landmarks: np.ndarray | None = None
         self._no_probs = np.empty((0, len(engine.info.classes)), np.float32)
         self._main_lock = threading.Lock()
-        self._main: tuple[int, np.ndarray] | None = None  # (track id, mood) of the main face, for other threads
+        # The main face for other threads: its track id (None: no face) and mood, written in place each frame.
+        self._main_id: int | None = None
+        self._main_mood = np.zeros(len(engine.info.classes), np.float32)
         self.timeline = MoodTimeline(len(engine.info.classes))  # the main face's last 30 s, for the live strip
 
     def detect(self, frame: Frame) -> Frame:
@@ -60,7 +62,9 @@ class FrameProcessor:
             faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw) for t in tracks]
             main = self.tracker.main_face()
             with self._main_lock:
-                self._main = None if main is None else (main.id, main.mood.copy())
+                self._main_id = None if main is None else main.id
+                if main is not None:
+                    self._main_mood[:] = main.mood
                 self.timeline.update(frame.timestamp, None if main is None else main.mood)
         self.processed += 1
         return Result(frame, faces, frame.detected)
@@ -79,4 +83,4 @@ class FrameProcessor:
     def main_face(self) -> tuple[int, np.ndarray] | None:
         """(id, mood over the last seconds) of the largest face in view; safe to call from any thread."""
         with self._main_lock:
-            return self._main
+            return None if self._main_id is None else (self._main_id, self._main_mood.copy())
