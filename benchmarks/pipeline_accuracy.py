@@ -96,6 +96,11 @@ class Found:
     hit: bool
 
 
+def is_the_placed_face(box, truth: np.ndarray) -> bool:
+    """A detection counts as the placed face when it overlaps the face's true box with IoU >= 0.3."""
+    return bool(iou_matrix(np.array([box], np.float32), truth[None])[0, 0] >= 0.3)
+
+
 def detect_all(detector, faces: np.ndarray, where: list[Placement]) -> list[Found]:
     out = []
     for face, p in zip(faces, where):
@@ -105,8 +110,8 @@ def detect_all(detector, faces: np.ndarray, where: list[Placement]) -> list[Foun
             out.append(Found(None, None, False))
             continue
         main = int(np.argmax(found.boxes[:, 2] * found.boxes[:, 3]))  # the largest face, as the app's main face
-        hit = iou_matrix(found.boxes[main:main + 1].astype(np.float32), truth[None])[0, 0] >= 0.3
-        out.append(Found(found.boxes[main].copy(), None if found.landmarks is None else found.landmarks[main].copy(), hit))
+        out.append(Found(found.boxes[main].copy(), None if found.landmarks is None else found.landmarks[main].copy(),
+                         is_the_placed_face(found.boxes[main], truth)))
     return out
 
 
@@ -121,7 +126,7 @@ def pipeline_probs(engine, detector, faces: np.ndarray, where: list[Placement]) 
         if not result.faces:
             continue
         main = max(result.faces, key=lambda f: f.box[2] * f.box[3])
-        hits[i] = iou_matrix(np.array([main.box], np.float32), truth[None])[0, 0] >= 0.3
+        hits[i] = is_the_placed_face(main.box, truth)
         probs[i] = main.raw
     return hits, probs
 

@@ -67,7 +67,7 @@ class AppParts:
     window: Window | None
     recorder: Recorder | None
     events: EventLog | None
-    make_playlist: Callable[[Mood], Outcome]
+    make_playlist: Callable[[Mood, Callable[[str], None]], Outcome]  # (mood, say a line to the HUD) -> outcome
 
 
 def refuse_overwriting_inputs(config: RunConfig) -> None:
@@ -93,10 +93,9 @@ class LazyPlaylistService:
 
     def __init__(self, config: RunConfig):
         self.config = config
-        self.notify: Callable[[str], None] | None = None  # set by the App: a line for the HUD while waiting
         self._service: PlaylistService | None = None
 
-    def __call__(self, mood: Mood) -> Outcome:
+    def __call__(self, mood: Mood, say: Callable[[str], None]) -> Outcome:
         if self._service is None:
             try:
                 settings = SpotifySettings.load()
@@ -104,7 +103,7 @@ class LazyPlaylistService:
                 return Outcome(False, str(error))
             c = self.config
             self._service = PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public,
-                                            open_links=c.open_links, notify=self.notify)
+                                            open_links=c.open_links, notify=say)
         return self._service.create(mood)
 
 
@@ -130,7 +129,7 @@ def build_parts(config: RunConfig) -> AppParts:
 
 class App:
     def __init__(self, config: RunConfig, parts: AppParts, stop: StopFlag = STOP):
-        self.config, self.parts, self.stop = config, parts, stop
+        self.config, self.stop = config, stop
         self.window, self.recorder, self.events = parts.window, parts.recorder, parts.events
         self.classes = parts.engine.info.classes
         self.renderer = Renderer(self.classes)
@@ -139,8 +138,6 @@ class App:
         self.processor = FrameProcessor(parts.detector, parts.engine, config.detect_every)
         self.pipeline = Pipeline(parts.source, self.processor, pace=pace, max_frames=config.max_frames)
         self.music = MusicWorker(parts.make_playlist, on_done=self.on_playlist_done)
-        if isinstance(parts.make_playlist, LazyPlaylistService):
-            parts.make_playlist.notify = self.music.say
         self.status = ""  # one line for the HUD when no music status is showing
         self.rendered = 0
         self._hud: list[str] = []

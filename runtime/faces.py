@@ -24,11 +24,11 @@ LEVELS = 3  # full, half and quarter size frames
 class FaceCropper:
     """Fills a preallocated uint8 batch (max_faces x 1 x S x S)."""
 
-    def __init__(self, size: int, max_faces: int = 32, spec: CropSpec | None = None, use_landmarks: bool = True):
+    def __init__(self, size: int, max_faces: int = 32, spec: CropSpec | None = None):
         self.size = size
         self.max_faces = max_faces
         self.spec = spec or CropSpec()
-        self.use_landmarks = use_landmarks and self.spec.eye_scale > 0
+        self.use_landmarks = self.spec.eye_scale > 0  # the spec has a landmark rule
         self.batch = np.zeros((max_faces, 1, size, size), np.uint8)
         self._levels: list[np.ndarray] = []
         self._level_ready = [False] * LEVELS
@@ -42,7 +42,8 @@ class FaceCropper:
             cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY, dst=self._levels[0])
         else:
             self._levels[0][:] = frame_bgr
-        self._level_ready = [True] + [False] * (LEVELS - 1)
+        for k in range(LEVELS):  # in place: the smaller levels are made only when a large face needs them
+            self._level_ready[k] = k == 0
 
     def _level(self, k: int) -> np.ndarray:
         if not self._level_ready[k]:

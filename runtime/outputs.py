@@ -1,6 +1,6 @@
 """What a run may write, only when asked: the annotated video (--record) and the event log (--events).
 
-Both are finalised on every way a run ends (runtime/app.py closes them in its `finally`); the event log is
+Both are finalised on every way a run ends (App.run closes them after the pipeline stops); the event log is
 also flushed every second, so even a run killed without warning loses at most a second of lines.
 """
 from __future__ import annotations

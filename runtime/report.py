@@ -31,17 +31,22 @@ class FaceSeries:
     """One face's probabilities summed into time bins, and how often each expression led."""
 
     classes: int
-    sums: np.ndarray = None
-    counts: np.ndarray = None
+    sums: np.ndarray = field(init=False)  # MAX_BINS x classes: probabilities summed per time bin
+    counts: np.ndarray = field(init=False)  # frames per bin
+    leading: np.ndarray = field(init=False)  # frames each class led
     frames: int = 0
     first: float = float("inf")
     last: float = 0.0
-    leading: np.ndarray = None
 
     def __post_init__(self):
         self.sums = np.zeros((MAX_BINS, self.classes), np.float64)
         self.counts = np.zeros(MAX_BINS, np.int64)
         self.leading = np.zeros(self.classes, np.int64)
+
+    def points(self, bin_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+        """(bin centres in seconds, mean probabilities) of the bins this face was seen in."""
+        used = self.counts > 0
+        return (np.nonzero(used)[0] + 0.5) * bin_seconds, self.sums[used] / self.counts[used, None]
 
 
 @dataclass
@@ -177,10 +182,7 @@ def draw(timeline: Timeline, out: Path) -> Path:
     axes = axes[:, 0]
     info = summary(timeline)["faces"]
     for ax, face_id in zip(axes, faces):
-        series = timeline.faces[face_id]
-        used = series.counts > 0
-        times = (np.nonzero(used)[0] + 0.5) * timeline.bin_seconds
-        probs = series.sums[used] / series.counts[used, None]
+        times, probs = timeline.faces[face_id].points(timeline.bin_seconds)
         ax.stackplot(times, probs.T, colors=colors, labels=classes, linewidth=0)
         ax.set_ylim(0, 1)
         ax.set_ylabel(f"face #{face_id}")
@@ -195,10 +197,8 @@ def draw(timeline: Timeline, out: Path) -> Path:
     axes[0].legend(loc="upper right", fontsize=7, ncol=len(classes), framealpha=0.8)
     ax = axes[-1]
     for face_id in faces:
-        series = timeline.faces[face_id]
-        used = series.counts > 0
-        times = (np.nonzero(used)[0] + 0.5) * timeline.bin_seconds
-        ax.plot(times, valence(series.sums[used] / series.counts[used, None], classes), label=f"face #{face_id}")
+        times, probs = timeline.faces[face_id].points(timeline.bin_seconds)
+        ax.plot(times, valence(probs, classes), label=f"face #{face_id}")
     ax.axhline(0, color="grey", linewidth=0.6)
     for playlist in timeline.playlists:
         if "t" in playlist:

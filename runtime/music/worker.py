@@ -14,7 +14,7 @@ from runtime.music.service import Outcome
 
 class MusicWorker:
     def __init__(self, create: Callable, on_done: Callable[[MoodSnapshot, Outcome], None] | None = None):
-        self._create = create  # Mood -> Outcome, e.g. PlaylistService.create
+        self._create = create  # (Mood, say) -> Outcome; `say` puts a line in the HUD while the request waits
         self._on_done = on_done
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -42,7 +42,7 @@ class MusicWorker:
         self.status = message
 
     def _run(self, snap: MoodSnapshot) -> None:
-        outcome = self._create(snap.mood)
+        outcome = self._create(snap.mood, self.say)
         self.last = outcome
         self.status = f"mood {snap.describe()}: {outcome.message}" if outcome.ok else f"mood {snap.describe()}: failed - {outcome.message}"
         if self._on_done:
