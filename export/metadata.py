@@ -71,6 +71,13 @@ def train_commands(checkpoint: dict[str, Any], out: str) -> list[str]:
             value = config[key]
             value = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
             command += f" --{key.replace('_', '-')} {value}"
+    for extra in checkpoint.get("dataset", {}).get("extra_train", []):  # e.g. detector crops of the train split
+        about = extra.get("about", {})
+        made = f"python -m train.detector_crops --data $FER2013_DIR --out {extra['path']}"
+        if about.get("crop"):
+            made += f" --crop '{json.dumps(about['crop'], sort_keys=True)}' --seed {about.get('seed', 0)}"
+        commands.append(made)
+        command += f" --extra-train {extra['path']}"
     if earlier:
         command += f" --init {out}-init/best.pt"
     return [*commands, f"{command} --out {out}"]

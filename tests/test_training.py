@@ -106,3 +106,27 @@ def test_sgd_with_cosine_schedule_and_mixup_trains_and_its_state_loads_back(tiny
     lrs = [row["lr"] for row in history]
     assert len(lrs) == 4 and lrs == sorted(lrs, reverse=True) and lrs[-1] < 1e-5  # cosine to ~0 at the last epoch
     assert load_checkpoint(tmp_path / "best.pt")["train_config"]["optimizer"] == "sgd"
+
+
+def test_extra_training_faces_join_the_run_and_the_recipe(tiny_csv, tmp_path, capsys):
+    extra = tmp_path / "crops.npz"
+    rng = np.random.default_rng(0)
+    about = {"detectors": {"yunet": 22}, "crop": {"eye_scale": 2.7}, "seed": 3, "split": "train"}
+    np.savez(extra, images=rng.integers(0, 256, (22, 48, 48), dtype=np.uint8), labels=np.arange(22) % 7,
+             about=json.dumps(about))
+    args = ["--data", str(tiny_csv), "--batch-size", "16", "--widths", "8,8,16,16,16", "--amp", "off", "--ema", "0.9",
+            "--epochs", "1"]
+    assert train_main([*args, "--out", str(tmp_path / "run"), "--extra-train", str(extra)]) == 0
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert int(last["ema_state"]["n_averaged"]) == 4  # (42 + 22) faces / batch 16: the extra faces were trained on
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["dataset"]["extra_train"] == [{"path": str(extra), "images": 22, "about": about}]
+    made, trained = train_commands(best, "runs/x")
+    assert made.startswith(f"python -m train.detector_crops --data $FER2013_DIR --out {extra} --crop ")
+    assert '"eye_scale": 2.7' in made and made.endswith("--seed 3")
+    assert f"--extra-train {extra} " in trained
+    np.savez(tmp_path / "bad.npz", images=np.zeros((3, 32, 32), np.uint8), labels=np.zeros(3))
+    capsys.readouterr()
+    assert train_main([*args, "--out", str(tmp_path / "bad"), "--extra-train", str(tmp_path / "bad.npz")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: --extra-train") and "(48, 48)" in error and "\n" not in error

@@ -75,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--schedule", default="plateau", choices=("plateau", "cosine"),
                    help="ReduceLROnPlateau on val accuracy, or cosine decay to 1e-6 over --epochs")
     p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0: off), e.g. 0.2")
+    p.add_argument("--extra-train", type=Path, action="append", default=[], metavar="NPZ",
+                   help="more training faces (images, labels), e.g. from python -m train.detector_crops; repeatable")
     p.add_argument("--plateau-patience", type=int, default=3, help="ReduceLROnPlateau patience (epochs)")
     p.add_argument("--plateau-factor", type=float, default=0.5)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -87,6 +89,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--init", type=Path, metavar="CHECKPOINT",
                    help="start from these weights (fine-tune) with a fresh optimiser, schedule and history")
     return p.parse_args(argv)
+
+
+def load_extra_train(paths: list[Path], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """The faces and labels of every --extra-train file, checked against the training set's image size, and what
+    each file says of how it was made (its `about`, for the model card)."""
+    images, labels, made = [np.zeros((0, *shape), np.uint8)], [np.zeros(0, np.int64)], []
+    for path in paths:
+        try:
+            with np.load(path) as data:
+                images.append(data["images"])
+                labels.append(data["labels"].astype(np.int64))
+                made.append({"path": str(path), "images": len(labels[-1]),
+                             "about": json.loads(str(data["about"])) if "about" in data else {}})
+        except (OSError, ValueError, KeyError) as error:
+            raise TrainingError(f"--extra-train {path}: not an .npz with images and labels ({error})") from None
+        if images[-1].shape[1:] != shape or images[-1].dtype != np.uint8 or len(images[-1]) != len(labels[-1]):
+            raise TrainingError(f"--extra-train {path}: expected uint8 faces of {shape} with one label each, "
+                                f"got {images[-1].dtype} {images[-1].shape[1:]} and {len(labels[-1])} labels")
+        if labels[-1].size and not 0 <= labels[-1].min() <= labels[-1].max() < len(CLASSES):
+            raise TrainingError(f"--extra-train {path}: labels outside 0..{len(CLASSES) - 1}")
+        log.info("extra training faces: %d from %s", len(labels[-1]), path)
+    return np.concatenate(images), np.concatenate(labels), made
 
 
 def pick_device(name: str) -> torch.device:
@@ -246,13 +270,19 @@ def run(args: argparse.Namespace) -> int:
         history, start_epoch, best_accuracy = state["history"], state["epoch"] + 1, state["best_val_accuracy"]
         log.info("resumed from %s at epoch %d (best val %.2f%%)", args.out / "last.pt", start_epoch, best_accuracy * 100)
 
-    images = torch.from_numpy(train_images).unsqueeze(1).to(device)
-    labels = torch.from_numpy(splits["train"].labels).to(device)
+    # Extra faces join the training set only; the normalization above stays FER2013's own.
+    extra_images, extra_labels, extra_files = load_extra_train(args.extra_train, train_images.shape[1:])
+    images = torch.from_numpy(np.concatenate([train_images, extra_images])).unsqueeze(1).to(device)
+    labels = torch.from_numpy(np.concatenate([splits["train"].labels, extra_labels])).to(device)
     val = splits["val"]
-    train_config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    def plain(value):  # JSON-friendly: paths as text
+        return [plain(v) for v in value] if isinstance(value, list) else str(value) if isinstance(value, Path) else value
+
+    train_config = {k: plain(v) for k, v in vars(args).items()}
     base = {"architecture": DEFAULT_ARCHITECTURE, "model_config": model_config, "classes": list(CLASSES), "normalization": {"mean": mean, "std": std},
             "temperature": None, "train_config": train_config,
-            "dataset": {name: {"images": len(s), "dropped": s.dropped} for name, s in splits.items()}, **lineage}
+            "dataset": {**{name: {"images": len(s), "dropped": s.dropped} for name, s in splits.items()},
+                        **({"extra_train": extra_files} if extra_files else {})}, **lineage}
 
     for epoch in range(start_epoch, args.epochs + 1):
         started = time.perf_counter()
