@@ -26,7 +26,7 @@ from train.data import DatasetError, resolve_data_dir
 
 def _onnx(precision: str) -> Callable:
     def run(checkpoint: dict, out: Path, stem: str, args: argparse.Namespace) -> Path:
-        return export_onnx(checkpoint, onnx_path(out, precision, stem), precision)
+        return export_onnx(checkpoint, onnx_path(out, precision, stem), precision, args.flip_average)
     return run
 
 
@@ -36,10 +36,11 @@ def _int8(checkpoint: dict, out: Path, stem: str, args: argparse.Namespace) -> P
 
     fp32 = onnx_path(out, "fp32", stem)
     if not fp32.is_file():
-        export_onnx(checkpoint, fp32, "fp32")
+        export_onnx(checkpoint, fp32, "fp32", args.flip_average)
     train_images = load_fer2013(args.data, splits=("train",))["train"].images
     faces = calibration_faces(train_images, args.calibration_images, checkpoint["model_config"]["img_size"])
-    return quantize_int8(fp32, onnx_path(out, "int8", stem), faces, metadata_props(checkpoint, "int8"))
+    return quantize_int8(fp32, onnx_path(out, "int8", stem), faces,
+                        metadata_props(checkpoint, "int8", args.flip_average))
 
 
 def _trt(checkpoint: dict, out: Path, stem: str, args: argparse.Namespace) -> Path:
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="output folder (default: the checkpoint's folder)")
     parser.add_argument("--data", help="FER2013 for int8 calibration and the card's accuracies (default: $FER2013_DIR)")
     parser.add_argument("--calibration-images", type=int, default=2048, help="training faces used to calibrate int8")
+    parser.add_argument("--flip-average", action="store_true",
+                        help="mirror each face inside the graph and average the two answers (test-time augmentation, "
+                             "twice the cost per face); needs an --out other than the checkpoint's folder")
     parser.add_argument("--trt-precision", default="fp32", choices=("fp32", "fp16", "int8"))
     parser.add_argument("--verbose", action="store_true")
     return parser
@@ -94,6 +98,9 @@ def export(args: argparse.Namespace) -> int:
     formats = parse_formats(args.formats)
     checkpoint = load_checkpoint(args.weights)
     out = args.out or Path(args.weights).parent
+    if args.flip_average and out.resolve() == Path(args.weights).parent.resolve():
+        raise ExportError("--flip-average writes a model of its own: give it an --out folder of its own, so the "
+                          "single-pass model beside the checkpoint stays as it is")
     stem = Path(args.weights).stem
     written = {name: FORMATS[name](checkpoint, out, stem, args) for name in formats}
     for name, path in written.items():
@@ -105,7 +112,8 @@ def export(args: argparse.Namespace) -> int:
         except DatasetError:
             data = None
         accuracies = precision_accuracies(onnx_files, data) if data else {}
-        print(f"model card {write_model_card(checkpoint, Path(args.weights), onnx_files, out, accuracies)}")
+        card = write_model_card(checkpoint, Path(args.weights), onnx_files, out, accuracies, args.flip_average)
+        print(f"model card {card}")
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ def summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def metadata_props(checkpoint: dict[str, Any], precision: str) -> dict[str, str]:
+def metadata_props(checkpoint: dict[str, Any], precision: str, flip_average: bool = False) -> dict[str, str]:
     config = checkpoint["model_config"]
     return {
         "model": checkpoint.get("architecture", DEFAULT_ARCHITECTURE),
@@ -38,6 +38,7 @@ def metadata_props(checkpoint: dict[str, Any], precision: str) -> dict[str, str]
         "dataset": "FER2013 (train: Training, val: PublicTest, test: PrivateTest)",
         "metrics": json.dumps(summary(checkpoint)),
         "crop": CropSpec.from_json(checkpoint.get("crop")).to_json(),
+        **({"test_time_flip": "1"} if flip_average else {}),  # each face also runs mirrored; probabilities averaged
     }
 
 
@@ -84,7 +85,7 @@ def train_commands(checkpoint: dict[str, Any], out: str) -> list[str]:
 
 
 def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: dict[str, Path], out: Path,
-                     precisions: dict[str, dict] | None = None) -> Path:
+                     precisions: dict[str, dict] | None = None, flip_average: bool = False) -> Path:
     """weights/model_card.json: everything a user needs to trust, use and reproduce the shipped model."""
     config = checkpoint["model_config"]
     train_config = checkpoint.get("train_config", {})
@@ -110,13 +111,16 @@ def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: d
         "training": {"config": train_config, **checkpoint.get("training", {}), "best_epoch": checkpoint.get("epoch"),
                      **({"initialized_from": checkpoint["initialized_from"]} if "initialized_from" in checkpoint else {})},
         # Each exported precision's accuracy through ONNX Runtime; --precision auto chooses with "val" only.
+        # With test_time_flip, those files also run each face mirrored and average (the metrics above do not).
+        "test_time_flip": flip_average,
         "precisions": precisions or {},
         "files": {name: {"path": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
                   for name, path in {"checkpoint": checkpoint_path, **files}.items()},
         "reproduce": [
             *train_commands(checkpoint, "runs/NAME"),
             "python -m train.evaluate --weights runs/NAME/best.pt --data $FER2013_DIR --split test",
-            "python -m export --weights runs/NAME/best.pt --formats onnx,onnx-fp16,onnx-int8 --out weights",
+            "python -m export --weights runs/NAME/best.pt --formats onnx,onnx-fp16,onnx-int8 --out weights"
+            + (" --flip-average" if flip_average else ""),
         ],
     }
     path = out / "model_card.json"

@@ -27,9 +27,9 @@ class ExportError(Exception):
     """An export that cannot be done here; the message is one line meant for the user."""
 
 
-def export_onnx(checkpoint: dict[str, Any], path: Path, precision: str = "fp32") -> Path:
+def export_onnx(checkpoint: dict[str, Any], path: Path, precision: str = "fp32", flip_average: bool = False) -> Path:
     """Export with torch's torch.export-based exporter, then check the graph and run it once in ORT."""
-    model = build_deployable(checkpoint)
+    model = build_deployable(checkpoint, flip_average)
     if precision == "fp16":
         model = model.half()  # weights and compute in half; the uint8 input and fp32 output are unchanged
     elif precision != "fp32":
@@ -46,7 +46,7 @@ def export_onnx(checkpoint: dict[str, Any], path: Path, precision: str = "fp32")
             dynamic_shapes={INPUT_NAME: {0: torch.export.Dim("batch", min=1, max=4096)}},
             opset_version=OPSET, dynamo=True, external_data=False, verbose=False,
         )
-    attach_metadata(path, metadata_props(checkpoint, precision))
+    attach_metadata(path, metadata_props(checkpoint, precision, flip_average))
     onnx.checker.check_model(str(path), full_check=True)
     check_contract(path, size)
     log.info("wrote %s (%s, opset %d)", path, precision, OPSET)

@@ -113,3 +113,28 @@ def test_trt_without_tensorrt_says_so(tiny_checkpoint, exported):
     if importlib.util.find_spec("tensorrt"):
         pytest.skip("TensorRT is installed here; tests/test_tensorrt.py builds the plan")
     assert export_main(["--weights", str(tiny_checkpoint), "--formats", "trt", "--out", str(exported)]) == 2
+
+
+def test_flip_average_export_averages_each_face_with_its_mirror(tiny_checkpoint, tiny_csv, tmp_path, capsys):
+    out = tmp_path / "flip"
+    assert export_main(["--weights", str(tiny_checkpoint), "--formats", "onnx,onnx-int8", "--flip-average",
+                        "--out", str(out), "--data", str(tiny_csv), "--calibration-images", "64"]) == 0
+    faces = np.random.default_rng(1).integers(0, 256, (3, 1, 48, 48), dtype=np.uint8)
+    session = ort.InferenceSession(str(onnx_path(out, "fp32", "best")), providers=["CPUExecutionProvider"])
+    got = session.run([OUTPUT_NAME], {INPUT_NAME: faces})[0]
+    single = build_deployable(load_checkpoint(tiny_checkpoint))
+    with torch.no_grad():
+        want = (single(torch.from_numpy(faces)) + single(torch.from_numpy(faces[..., ::-1].copy()))).numpy() / 2
+    assert got.shape == (3, 7) and np.abs(got - want).max() < 1e-5
+    for precision in ("fp32", "int8"):
+        meta = {p.key: p.value for p in onnx.load(str(onnx_path(out, precision, "best"))).metadata_props}
+        assert meta["test_time_flip"] == "1"
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["test_time_flip"] is True and card["reproduce"][-1].endswith("--flip-average")
+    from runtime.engines import create_engine
+
+    assert "int8 +flip" in create_engine("onnx", "int8", "cpu", model=onnx_path(out, "int8", "best")).describe()
+    # Beside its checkpoint it would overwrite the single-pass model: refused in one line.
+    capsys.readouterr()
+    assert export_main(["--weights", str(tiny_checkpoint), "--formats", "onnx", "--flip-average"]) == 2
+    assert "--out folder of its own" in capsys.readouterr().err

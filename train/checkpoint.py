@@ -54,8 +54,8 @@ def build_model(checkpoint: dict[str, Any]) -> torch.nn.Module:
     return model.eval()
 
 
-def build_deployable(checkpoint: dict[str, Any]) -> DeployableEmotionNet:
+def build_deployable(checkpoint: dict[str, Any], flip_average: bool = False) -> DeployableEmotionNet:
     """uint8 faces in, calibrated probabilities out: the model contract every engine implements."""
     temperature = checkpoint.get("temperature") or 1.0
     norm = checkpoint["normalization"]
-    return DeployableEmotionNet(build_model(checkpoint), norm["mean"], norm["std"], temperature).eval()
+    return DeployableEmotionNet(build_model(checkpoint), norm["mean"], norm["std"], temperature, flip_average).eval()

@@ -97,11 +97,16 @@ def count_parameters(model: nn.Module) -> int:
 
 
 class DeployableEmotionNet(nn.Module):
-    """uint8 faces N x 1 x S x S -> softmax(logits / temperature), the exported model contract."""
+    """uint8 faces N x 1 x S x S -> softmax(logits / temperature), the exported model contract.
 
-    def __init__(self, net: CustomDeepEmotionNet, mean: float, std: float, temperature: float):
+    With flip_average, each face also runs mirrored (one batch of 2N) and the two probability rows are averaged:
+    test-time augmentation inside the graph, at twice the cost per face (benchmarks/flip_average.py measures both).
+    """
+
+    def __init__(self, net: CustomDeepEmotionNet, mean: float, std: float, temperature: float, flip_average: bool = False):
         super().__init__()
         self.net = net
+        self.flip_average = flip_average
         # Buffers, not Python floats, so they are visible constants in the exported graph.
         self.register_buffer("scale", torch.tensor(1.0 / (255.0 * std), dtype=torch.float32))
         self.register_buffer("shift", torch.tensor(mean / std, dtype=torch.float32))
@@ -109,6 +114,12 @@ class DeployableEmotionNet(nn.Module):
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         x = faces.to(self.scale.dtype) * self.scale - self.shift
+        if self.flip_average:
+            x = torch.cat([x, torch.flip(x, dims=(3,))])
         logits = self.net(x)
         # Softmax in float32 whatever the network's precision: an fp16 export keeps fp32 probabilities out.
-        return torch.softmax(logits.float() * self.inv_temperature.float(), dim=1)
+        probs = torch.softmax(logits.float() * self.inv_temperature.float(), dim=1)
+        if self.flip_average:
+            count = faces.shape[0]
+            probs = (probs[:count] + probs[count:]) * 0.5
+        return probs

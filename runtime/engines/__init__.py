@@ -53,7 +53,9 @@ class Engine(Plugin):
         """What really runs: engine, precision and provider/device, e.g. 'onnx int8 (auto) CPUExecutionProvider'."""
 
     def precision_label(self) -> str:
-        return f"{self.info.precision} ({self.precision_note})" if self.precision_note else self.info.precision
+        """e.g. "int8 (auto)", or "fp32 +flip" for a model exported with --flip-average."""
+        label = self.info.precision + (" +flip" if self.info.metadata.get("test_time_flip") == "1" else "")
+        return f"{label} ({self.precision_note})" if self.precision_note else label
 
     def infer_many(self, faces: np.ndarray, batch: int = 64) -> np.ndarray:
         """infer() over a whole dataset, `batch` faces a call (evaluation and benchmarks, not the frame loop)."""
