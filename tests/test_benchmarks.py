@@ -85,3 +85,12 @@ def test_the_live_pipeline_scores_what_the_model_scores_on_a_small_subset(fer_di
     assert result["gap_points"] <= 3.0, result  # 400 faces, ~220 found: one face is ~0.45 points
     big = result["by_face_size"]["300"]
     assert big["detection_rate"] > 0.6
+
+
+def test_every_size_places_each_face_once_at_each_size(fer_dir):
+    from benchmarks.pipeline_accuracy import FACE_SIZES, run
+
+    result = run(str(fer_dir), "val", limit=6, seed=2, detectors=("haar",), precision="int8", every_size=True)
+    assert result["faces"] == 6 and result["placements_per_face"] == len(FACE_SIZES)
+    by_size = result["results"]["haar"]["by_face_size"]
+    assert [by_size[str(size)]["faces"] for size in FACE_SIZES] == [6] * len(FACE_SIZES)
