@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from dataclasses import asdict, replace
 
 import cv2
@@ -27,6 +28,7 @@ from core.contract import CropSpec, onnx_path
 from core.paths import WEIGHTS_DIR
 from runtime.detectors import create_detector
 from runtime.engines import create_engine
+from runtime.faces import FaceCropper
 from runtime.frames import Frame
 from runtime.processor import FrameProcessor
 from train.data import load_fer2013
@@ -60,31 +62,58 @@ def pipeline_probs(engine, detector, faces: np.ndarray, where: list[Placement]) 
     return hits, probs
 
 
-def fit(engine, faces: np.ndarray, where: list[Placement], found: dict[str, list[Found]], base: CropSpec) -> CropSpec:
-    """Coordinate search for the crop whose predictions agree best with the direct crops' (cross-entropy)."""
+def fit_landmark_rule(found: list[Found], where: list[Placement], ridge: float = 1e-3) -> tuple[float, ...]:
+    """CropSpec.landmark_weights: least squares (lightly ridge-regularised, the constant free) from each found face's
+    LANDMARK_FEATURES to where its own FER2013 crop lies, in its eye frame: centre x, centre y, log side."""
+    cropper = FaceCropper(1, max_faces=1, spec=CropSpec(eye_scale=1.0))
+    features, targets = [], []
+    for f, p in zip(found, where):
+        frame = cropper.eye_frame(f.box, f.landmarks) if f.hit and f.landmarks is not None else None
+        if frame is None:
+            continue
+        mid_x, mid_y, cos, sin, distance = frame
+        x, y = p.x + p.size / 2.0 - mid_x, p.y + p.size / 2.0 - mid_y  # the placed crop's centre
+        features.append(cropper.features.copy())
+        targets.append(((cos * x + sin * y) / distance, (-sin * x + cos * y) / distance, math.log(p.size / distance)))
+    x, y = np.array(features), np.array(targets)
+    penalty = ridge * len(x) * np.eye(x.shape[1])
+    penalty[-1, -1] = 0.0
+    weights = np.linalg.solve(x.T @ x + penalty, x.T @ y)
+    residual = y - x @ weights
+    log.info("landmark rule fitted on %d faces: residual std %s (centre x, centre y in eye distances; log side), "
+             "%s with the constant alone", len(x), residual.std(axis=0).round(3), (y - y.mean(axis=0)).std(axis=0).round(3))
+    return tuple(round(float(w), 5) + 0.0 for w in weights.ravel())
+
+
+def fit_box_rule(engine, faces: np.ndarray, where: list[Placement], found: list[Found], spec: CropSpec) -> CropSpec:
+    """Coordinate search for the box rule whose predictions agree best with the direct crops' (cross-entropy)."""
     size = engine.info.input_size
     direct = engine.infer_many(faces[:, None])
+    hit = np.array([f.hit for f in found])
+    box_only = [replace(f, landmarks=None) for f in found]  # the box rule, whatever the detector gives
 
-    def score(spec: CropSpec, detector: str) -> float:
-        hit = np.array([f.hit for f in found[detector]])
-        probs = engine.infer_many(crops_for(spec, size, faces, where, found[detector]))
+    def score(candidate: CropSpec) -> float:
+        probs = engine.infer_many(crops_for(candidate, size, faces, where, box_only))
         return float(-(direct[hit] * np.log(np.maximum(probs, 1e-7))).sum(axis=1).mean())
 
+    grid = {"margin": np.arange(-0.25, 0.21, 0.05), "shift_y": np.arange(-0.12, 0.121, 0.02),
+            "shift_x": np.arange(-0.04, 0.041, 0.02)}
+    for _ in range(2):  # two rounds of coordinate descent
+        for name, values in grid.items():
+            scores = {float(v): score(replace(spec, **{name: round(float(v), 4)})) for v in values}
+            best = min(scores, key=scores.get)
+            spec = replace(spec, **{name: round(best, 4) + 0.0})  # + 0.0: no "-0.0" in the metadata
+            log.info("fit box rule %s = %.3f (cross-entropy %.4f)", name, best, scores[best])
+    return spec
+
+
+def fit(engine, faces: np.ndarray, where: list[Placement], found: dict[str, list[Found]], base: CropSpec) -> CropSpec:
+    """The landmark rule from YuNet's landmarks (where FER2013's crops lie), the box rule from Haar's boxes."""
     spec = base
-    grids = {  # the landmark rule is fitted on YuNet's landmarks, the box rule on Haar's boxes
-        "yunet": {"eye_scale": np.arange(1.8, 3.21, 0.1), "eye_center_y": np.arange(-0.05, 0.301, 0.025)},
-        "haar": {"margin": np.arange(-0.25, 0.21, 0.05), "shift_y": np.arange(-0.12, 0.121, 0.02),
-                 "shift_x": np.arange(-0.04, 0.041, 0.02)},
-    }
-    if spec.eye_scale <= 0:
-        spec = replace(spec, eye_scale=2.4, eye_center_y=0.1)
-    for detector, grid in grids.items():
-        for _ in range(2):  # two rounds of coordinate descent
-            for name, values in grid.items():
-                scores = {float(v): score(replace(spec, **{name: round(float(v), 4)}), detector) for v in values}
-                best = min(scores, key=scores.get)
-                spec = replace(spec, **{name: round(best, 4) + 0.0})  # + 0.0: no "-0.0" in the metadata
-                log.info("fit %s %s = %.3f (cross-entropy %.4f)", detector, name, best, scores[best])
+    if "yunet" in found:
+        spec = replace(spec, landmark_weights=fit_landmark_rule(found["yunet"], where))
+    if "haar" in found:
+        spec = fit_box_rule(engine, faces, where, found["haar"], spec)
     return replace(spec, fitted_on="FER2013 val (PublicTest) placed in frames, benchmarks/pipeline_accuracy.py --fit")
 
 
@@ -148,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--every-size", action="store_true",
                         help="place each face once at every size (5 frames a face: a tighter estimate of the gap)")
-    parser.add_argument("--fit", action="store_true", help="fit the crop on this split (val only)")
+    parser.add_argument("--fit", action="store_true",
+                        help="fit the crop on this split (val only): the landmark rule on yunet, the box rule on haar")
     parser.add_argument("--apply", action="store_true", help="with --fit: write the fitted crop into weights/")
     parser.add_argument("--crop", type=CropSpec.from_json, help='another crop to measure, as JSON, e.g. \'{"margin": 0.15}\'')
     parser.add_argument("--json", help="default: benchmarks/results/<machine>-pipeline_accuracy-<split>.json")
@@ -161,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_fer2013(args.data, splits=("val",), drop_blank_in=())["val"]
         engine = create_engine("onnx", args.precision, "cpu")
         order = np.random.default_rng(args.seed).permutation(len(loaded))[:args.limit or len(loaded)]
-        faces, where = loaded.images[order], placements(len(order), args.seed)
-        found = {name: detect_all(create_detector(name), faces, where) for name in ("yunet", "haar")}
+        faces = np.repeat(loaded.images[order], len(FACE_SIZES) if args.every_size else 1, axis=0)
+        where = placements(len(faces), args.seed)
+        found = {name: detect_all(create_detector(name), faces, where) for name in args.detectors.split(",")}
         spec = fit(engine, faces, where, found, engine.info.crop)
         print(spec.to_json())
         if args.apply:

@@ -10,6 +10,7 @@ travel in the ONNX `metadata_props` (written by export/, read here). These names
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,10 @@ OUTPUT_NAME = "probs"
 PRECISIONS = ("fp32", "fp16", "int8")
 DEFAULT_STEM = "emotion_net"
 DEFAULT_WEIGHTS_DIR = WEIGHTS_DIR
+# What the landmark crop rule reads, each in the eye frame (see CropSpec): the nose tip, the mouth corners, the
+# detector's box centre and size, and a constant.
+LANDMARK_FEATURES = ("nose_x", "nose_y", "mouth_right_x", "mouth_right_y", "mouth_left_x", "mouth_left_y",
+                     "box_x", "box_y", "box_w", "box_h", "constant")
 
 
 def onnx_path(weights_dir: Path, precision: str, stem: str = DEFAULT_STEM) -> Path:
@@ -40,8 +45,12 @@ class CropSpec:
 
     Box rule (any detector): a square of side max(w, h) * (1 + margin), its centre moved by
     (shift_x * side, shift_y * side) from the box centre (positive: right, down).
-    Landmark rule (detectors with eye landmarks): rotate so the eye line is level, a square of side
-    eye_distance * eye_scale, its centre eye_center_y * side below the midpoint of the eyes.
+    Landmark rule (detectors with 5 landmarks: eyes, nose tip, mouth corners): rotate so the eye line is level;
+    in that eye frame (origin the eyes' midpoint, x along the eye line, unit the eye distance) the square's
+    centre (x, y) and log(side) are `landmark_weights` (LANDMARK_FEATURES x 3, row-major) applied to the nose,
+    mouth corners and box in the same frame: a linear regression of where FER2013's own crops sit, fitted on
+    val. Without weights, the compact form: side = eye_scale eye distances, centre eye_center_y * side below
+    the eyes (the regression with its constant row only).
     The values are fitted on FER2013's val split (benchmarks/pipeline_accuracy.py --fit) for one model and
     travel in its metadata; the defaults are the first guess used before any fitting.
     """
@@ -49,9 +58,29 @@ class CropSpec:
     margin: float = 0.15
     shift_x: float = 0.0
     shift_y: float = 0.0
-    eye_scale: float = 0.0  # 0: no landmark rule, use the box rule for every detector
+    eye_scale: float = 0.0  # 0 (and no weights): no landmark rule, use the box rule for every detector
     eye_center_y: float = 0.0
+    landmark_weights: tuple[float, ...] = ()
     fitted_on: str = ""
+
+    def __post_init__(self):
+        weights = tuple(float(w) for w in self.landmark_weights)  # JSON gives a list; keep the spec hashable
+        if weights and len(weights) != 3 * len(LANDMARK_FEATURES):
+            raise ValueError(f"landmark_weights holds {len(weights)} numbers, not {3 * len(LANDMARK_FEATURES)}")
+        object.__setattr__(self, "landmark_weights", weights)
+
+    @property
+    def has_landmark_rule(self) -> bool:
+        return bool(self.landmark_weights) or self.eye_scale > 0
+
+    def landmark_matrix(self) -> list[list[float]]:
+        """LANDMARK_FEATURES x 3 weights giving (centre x, centre y, log side) in the eye frame."""
+        if self.landmark_weights:
+            w = self.landmark_weights
+            return [list(w[3 * i:3 * i + 3]) for i in range(len(LANDMARK_FEATURES))]
+        rows = [[0.0, 0.0, 0.0] for _ in LANDMARK_FEATURES]
+        rows[-1] = [0.0, self.eye_center_y * self.eye_scale, math.log(max(self.eye_scale, 1e-6))]
+        return rows
 
     @classmethod
     def from_json(cls, text: str | None) -> "CropSpec":

@@ -2,7 +2,8 @@
 
 The framing comes from the model's CropSpec (core/contract.py; fitted on FER2013 val by
 benchmarks/pipeline_accuracy.py and carried in the model's metadata):
-  - with eye landmarks (YuNet), the square is rotated so the eye line is level and sized by the eye distance;
+  - with 5 landmarks (YuNet), the square is rotated so the eye line is level; its centre and size come from the
+    landmarks and box in the eye frame through the spec's fitted linear rule;
   - with boxes only (Haar), it is the box's square with a margin and an offset.
 One affine warp per face does both, with replicated borders where the square leaves the frame. Large faces
 are first taken from a half- or quarter-size copy of the frame (area-averaged), so the warp never shrinks
@@ -16,7 +17,7 @@ import math
 import cv2
 import numpy as np
 
-from core.contract import CropSpec
+from core.contract import LANDMARK_FEATURES, CropSpec
 
 LEVELS = 3  # full, half and quarter size frames
 
@@ -28,7 +29,11 @@ class FaceCropper:
         self.size = size
         self.max_faces = max_faces
         self.spec = spec or CropSpec()
-        self.use_landmarks = self.spec.eye_scale > 0  # the spec has a landmark rule
+        self.use_landmarks = self.spec.has_landmark_rule
+        self._weights = np.array(self.spec.landmark_matrix(), np.float64)  # LANDMARK_FEATURES x 3
+        self.features = np.zeros(len(LANDMARK_FEATURES), np.float64)
+        self.features[-1] = 1.0  # the constant
+        self._placed = np.zeros(3, np.float64)  # centre x, centre y, log side, in the eye frame
         self.batch = np.zeros((max_faces, 1, size, size), np.uint8)
         self._levels: list[np.ndarray] = []
         self._level_ready = [False] * LEVELS
@@ -53,20 +58,40 @@ class FaceCropper:
             self._level_ready[k] = True
         return self._levels[k]
 
+    def eye_frame(self, box, landmarks) -> tuple[float, float, float, float, float] | None:
+        """The face's eye frame, (mid x, mid y, cos, sin, eye distance), with its LANDMARK_FEATURES written into
+        self.features; None when the eyes are less than a pixel apart."""
+        right_eye, left_eye = landmarks[0], landmarks[1]  # the person's right eye is on the image's left
+        dx, dy = float(left_eye[0] - right_eye[0]), float(left_eye[1] - right_eye[1])
+        distance = math.hypot(dx, dy)
+        if distance < 1.0:
+            return None
+        cos, sin = dx / distance, dy / distance
+        mid_x, mid_y = float(right_eye[0] + left_eye[0]) / 2.0, float(right_eye[1] + left_eye[1]) / 2.0
+        f = self.features
+        for k in range(3):  # nose tip, mouth corners
+            x, y = float(landmarks[2 + k][0]) - mid_x, float(landmarks[2 + k][1]) - mid_y
+            f[2 * k], f[2 * k + 1] = (cos * x + sin * y) / distance, (-sin * x + cos * y) / distance
+        bx, by, bw, bh = (float(v) for v in box)
+        x, y = bx + bw / 2.0 - mid_x, by + bh / 2.0 - mid_y
+        f[6], f[7] = (cos * x + sin * y) / distance, (-sin * x + cos * y) / distance
+        f[8], f[9] = bw / distance, bh / distance
+        return mid_x, mid_y, cos, sin, distance
+
     def square(self, box: np.ndarray, landmarks: np.ndarray | None) -> tuple[float, float, float, float]:
         """(centre x, centre y, side, angle in radians) of the crop square for one face."""
         spec = self.spec
         if self.use_landmarks and landmarks is not None:
-            right_eye, left_eye = landmarks[0], landmarks[1]  # the person's right eye is on the image's left
-            dx, dy = float(left_eye[0] - right_eye[0]), float(left_eye[1] - right_eye[1])
-            distance = math.hypot(dx, dy)
-            if distance >= 1.0:
-                angle = math.atan2(dy, dx)
-                side = distance * spec.eye_scale
-                down = spec.eye_center_y * side  # from the eyes' midpoint towards the mouth, in the face's frame
-                cx = (right_eye[0] + left_eye[0]) / 2.0 - math.sin(angle) * down
-                cy = (right_eye[1] + left_eye[1]) / 2.0 + math.cos(angle) * down
-                return cx, cy, side, angle
+            frame = self.eye_frame(box, landmarks)
+            if frame is not None:
+                mid_x, mid_y, cos, sin, distance = frame
+                np.dot(self.features, self._weights, out=self._placed)
+                ux, uy = float(self._placed[0]), float(self._placed[1])
+                # A fitted rule far outside its data (a broken detection) must not give an absurd square.
+                side = distance * math.exp(min(max(float(self._placed[2]), 0.0), 3.0))
+                cx = mid_x + (cos * ux - sin * uy) * distance
+                cy = mid_y + (sin * ux + cos * uy) * distance
+                return cx, cy, side, math.atan2(sin, cos)
         x, y, w, h = (float(v) for v in box)
         side = max(w, h) * (1.0 + spec.margin)
         return x + w / 2.0 + spec.shift_x * side, y + h / 2.0 + spec.shift_y * side, side, 0.0

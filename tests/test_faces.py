@@ -113,3 +113,43 @@ def test_angles_come_from_the_eye_line():
     marks = np.array([[100, 100], [140, 140], [0, 0], [0, 0], [0, 0]], np.float32)
     _, _, side, angle = cropper.square(np.array([0, 0, 10, 10]), marks)
     assert math.isclose(angle, math.pi / 4, abs_tol=1e-6) and math.isclose(side, math.hypot(40, 40) * 2.4, rel_tol=1e-6)
+
+
+def test_fitted_landmark_weights_in_compact_form_crop_like_the_eye_rule():
+    frame, marks = synthetic_face()
+    turned, turned_marks = rotate(frame, marks, 20)
+    compact = FaceCropper(48, spec=LANDMARK_SPEC)
+    weights = [w for row in LANDMARK_SPEC.landmark_matrix() for w in row]
+    spec = CropSpec.from_json(CropSpec(margin=0.0, landmark_weights=weights).to_json())  # survives the metadata
+    assert spec.landmark_weights == tuple(weights) and spec.has_landmark_rule
+    box = box_of(turned_marks)[None]
+    assert np.array_equal(FaceCropper(48, spec=spec).crop(turned, box, turned_marks[None]),
+                          compact.crop(turned, box, turned_marks[None]))
+
+
+def test_the_landmark_fit_recovers_where_the_crops_lie():
+    """Faces whose true crop is a known linear function of their landmarks: the fit finds that function."""
+    from benchmarks.pipeline_accuracy import fit_landmark_rule
+    from train.placed_faces import Found, Placement
+
+    rng = np.random.default_rng(0)
+    found, where = [], []
+    for _ in range(200):
+        size = float(rng.uniform(80, 300))
+        x, y = rng.uniform(0, 300, 2)
+        # eyes level, their distance 0.35 of the side; nose and mouth wander; the crop follows the nose sideways
+        nose_dx = rng.uniform(-0.05, 0.05) * size
+        right_eye = np.array([x + 0.32 * size + nose_dx, y + 0.38 * size])
+        left_eye = right_eye + [0.35 * size, 0]
+        nose = right_eye + [0.175 * size + 2 * nose_dx, 0.2 * size]
+        mouth = [right_eye + [0.05 * size, 0.37 * size], left_eye + [-0.05 * size, 0.37 * size]]
+        landmarks = np.array([right_eye, left_eye, nose, *mouth], np.float32)
+        box = np.array([x + rng.uniform(-5, 5), y, size, size * 1.1], np.float32)
+        found.append(Found(box, landmarks, True))
+        where.append(Placement(int(round(size)), int(x), int(y), 0, 0, 1.0, 0))
+    spec = CropSpec(margin=0.0, landmark_weights=fit_landmark_rule(found, where, ridge=0.0))
+    cropper = FaceCropper(48, spec=spec)
+    for f, p in zip(found[:20], where[:20]):
+        cx, cy, side, angle = cropper.square(f.box, f.landmarks)
+        assert abs(cx - (p.x + p.size / 2)) < 1.5 and abs(cy - (p.y + p.size / 2)) < 1.5
+        assert abs(side / p.size - 1) < 0.02 and abs(angle) < 1e-6
