@@ -125,8 +125,12 @@ def test_extra_training_faces_join_the_run_and_the_recipe(tiny_csv, tmp_path, ca
     assert made.startswith(f"python -m train.detector_crops --data $FER2013_DIR --out {extra} --crop ")
     assert '"eye_scale": 2.7' in made and made.endswith("--seed 3")
     assert f"--extra-train {extra} " in trained
+    # A later stage started from it still lists how its crops were made.
+    assert train_main([*args, "--out", str(tmp_path / "next"), "--init", str(tmp_path / "run" / "best.pt")]) == 0
+    commands = train_commands(load_checkpoint(tmp_path / "next" / "best.pt"), "runs/y")
+    assert commands[0] == made and f"--extra-train {extra} " in commands[1] and "--extra-train" not in commands[2]
     np.savez(tmp_path / "bad.npz", images=np.zeros((3, 32, 32), np.uint8), labels=np.zeros(3))
     capsys.readouterr()
     assert train_main([*args, "--out", str(tmp_path / "bad"), "--extra-train", str(tmp_path / "bad.npz")]) == 2
-    error = capsys.readouterr().err.strip()
-    assert error.startswith("error: --extra-train") and "(48, 48)" in error and "\n" not in error
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after the run's log lines, one error line
+    assert error.startswith("error: --extra-train") and "(48, 48)" in error

@@ -254,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         if init["model_config"] != model_config:
             raise CheckpointError(f"--init {args.init} has model config {init['model_config']}, this run {model_config}")
         # How the starting weights were made, so the model card can list every command that reproduces them.
-        lineage = {"initialized_from": {key: init[key] for key in ("train_config", "training", "epoch", "initialized_from")
+        lineage = {"initialized_from": {key: init[key] for key in ("train_config", "training", "epoch", "dataset", "initialized_from")
                                         if key in init}}
         if not args.resume:  # on --resume, last.pt already holds the fine-tuned weights
             model.load_state_dict(init["state_dict"])
