@@ -1,6 +1,7 @@
 """The benchmark code itself, on tiny inputs (the figures come from real runs in benchmarks/results/)."""
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks import engines, pipeline, report
@@ -94,3 +95,21 @@ def test_every_size_places_each_face_once_at_each_size(fer_dir):
     assert result["faces"] == 6 and result["placements_per_face"] == len(FACE_SIZES)
     by_size = result["results"]["haar"]["by_face_size"]
     assert [by_size[str(size)]["faces"] for size in FACE_SIZES] == [6] * len(FACE_SIZES)
+
+
+def test_the_gap_interval_resamples_whole_faces():
+    from benchmarks.pipeline_accuracy import gap_interval
+
+    rng = np.random.default_rng(0)
+    right = rng.random(2000) < 0.7
+    assert gap_interval(right, right, np.arange(2000) // 5) == [0.0, 0.0]  # the same answers: no gap at all
+    worse = right & (rng.random(2000) < 0.95)  # the pipeline loses ~3.5 points
+    low, high = gap_interval(right, worse, np.arange(2000) // 5)
+    gap = (right.mean() - worse.mean()) * 100
+    assert low < gap < high and high - low < 3
+    # Five frames of one face that always move together: a wider interval than five independent faces.
+    tied = np.repeat(rng.random(400) < 0.7, 5)
+    tied_worse = np.repeat(rng.random(400) < 0.65, 5)
+    as_faces = gap_interval(tied, tied_worse, np.arange(2000) // 5)
+    as_frames = gap_interval(tied, tied_worse, np.arange(2000))
+    assert as_faces[1] - as_faces[0] > 1.5 * (as_frames[1] - as_frames[0])
