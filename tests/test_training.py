@@ -134,3 +134,20 @@ def test_extra_training_faces_join_the_run_and_the_recipe(tiny_csv, tmp_path, ca
     assert train_main([*args, "--out", str(tmp_path / "bad"), "--extra-train", str(tmp_path / "bad.npz")]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]  # after the run's log lines, one error line
     assert error.startswith("error: --extra-train") and "(48, 48)" in error
+
+
+def test_detector_crops_user_errors_end_in_one_line(tmp_path, capsys):
+    from train.detector_crops import main as crops_main
+
+    cases = [(["--crop", "{bad"], "--crop"), (["--weights", str(tmp_path / "none")], "model_card.json"),
+             (["--out", str(tmp_path / "file" / "x.npz")], "cannot write")]
+    (tmp_path / "file").write_text("a file where a folder should be")
+    for args, said in cases:
+        out = args if "--out" in args else [*args, "--out", str(tmp_path / "x.npz")]
+        try:
+            code = crops_main([*out, "--data", str(tmp_path), "--limit", "2"])
+        except SystemExit as stop:  # argparse's own one-line usage error
+            code = stop.code
+        assert code == 2, args
+        error = capsys.readouterr().err.strip().splitlines()
+        assert error and said in error[-1] and "Traceback" not in "\n".join(error), (args, error)

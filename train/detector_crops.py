@@ -23,6 +23,7 @@ import numpy as np
 
 from core.cli import EXIT_OK, OneLineErrorParser, run_cli, setup_logging
 from core.contract import CropSpec
+from core.errors import UserError
 from core.paths import WEIGHTS_DIR
 from runtime.detectors import create_detector
 from train.data import DatasetError, load_fer2013
@@ -41,15 +42,22 @@ def detector_crops(faces: np.ndarray, labels: np.ndarray, detector_name: str, sp
 
 
 def model_crop(weights_dir: Path) -> CropSpec:
-    card = json.loads((weights_dir / "model_card.json").read_text())
-    return CropSpec.from_json(json.dumps(card.get("crop") or {}))
+    try:
+        card = json.loads((weights_dir / "model_card.json").read_text())
+        return CropSpec.from_json(json.dumps(card.get("crop") or {}))
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read the crop from {weights_dir / 'model_card.json'}: {error}") from None
 
 
 def make(args) -> int:
+    spec = args.crop or model_crop(args.weights)
+    try:  # before the slow part, so a bad --out fails at once
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot write {args.out}: {error}") from None
     split = load_fer2013(args.data, splits=("train",), drop_blank_in=("train",))["train"]
     order = np.random.default_rng(args.seed).permutation(len(split))[:args.limit or len(split)]
     faces, labels = split.images[order], split.labels[order]
-    spec = CropSpec.from_json(args.crop) if args.crop else model_crop(args.weights)
     images, targets, origin = [], [], {}
     for k, name in enumerate(args.detectors.split(",")):
         started = time.perf_counter()
@@ -60,7 +68,6 @@ def make(args) -> int:
         origin[name] = len(crops)
         log.info("%s: %d of %d faces found and cropped (%.0f s)", name, len(crops), len(faces),
                  time.perf_counter() - started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, images=np.concatenate(images), labels=np.concatenate(targets),
                         about=json.dumps({"detectors": origin, "crop": json.loads(spec.to_json()), "seed": args.seed,
                                           "faces": len(faces), "split": "train"}))
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the .npz to write (images, labels)")
     parser.add_argument("--detectors", default="yunet,haar")
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="the model whose fitted crop is used")
-    parser.add_argument("--crop", help="another crop, as JSON (default: the model card's)")
+    parser.add_argument("--crop", type=CropSpec.from_json, help="another crop, as JSON (default: the model card's)")
     parser.add_argument("--limit", type=int, default=0, help="a seeded subset of this many train faces (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", action="store_true")
