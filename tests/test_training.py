@@ -40,7 +40,7 @@ def test_training_run_writes_its_artefacts_and_resumes(tiny_checkpoint, tiny_csv
     for name in ("history.csv", "history.json", "curves.png", "last.pt", "metrics.json", "confusion_test.png"):
         assert (out / name).is_file(), name
     best = load_checkpoint(out / "best.pt")
-    assert best["temperature"] > 0 and set(best["metrics"]) == {"temperature", "val", "test"}
+    assert best["temperature"] > 0 and set(best["metrics"]) == {"labels", "temperature", "val", "test"}
     assert best["dataset"]["train"]["dropped"] == {"undecodable": 1, "near-blank": 1}
     assert train_main(["--data", str(tiny_csv), "--epochs", "3", "--batch-size", "16", "--widths", "8,8,16,16,16",
                        "--out", str(out), "--amp", "off", "--resume"]) == 0

@@ -1,0 +1,125 @@
+"""FER+ labels: the reference rules, the 8-class training run, and the crowd metrics."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from train.checkpoint import load_checkpoint
+from train.data import CLASSES, DatasetError, load_fer2013
+from train.evaluate import evaluate
+from train.ferplus import FERPLUS_CLASSES, VOTE_COLUMNS, kept_votes
+from train.metrics import choose_logit_adjustment, crowd_agreement, macro_recall, vote_calibration_error
+from train.train import main as train_main
+from train.train import remap_head
+
+# votes in the file's order: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
+ANGER_9 = [1, 0, 0, 0, 9, 0, 0, 0, 0, 0]
+SPLIT_4_3_3 = [4, 0, 3, 0, 0, 3, 0, 0, 0, 0]
+UNKNOWN_TOP = [2, 0, 0, 0, 0, 0, 0, 0, 6, 2]
+ONE_EACH = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+
+
+def test_majority_rule_drops_single_votes_and_needs_more_than_half():
+    assert list(kept_votes(np.array(ANGER_9), "majority")) == [0, 0, 0, 0, 9, 0, 0, 0]  # the single neutral vote goes
+    assert kept_votes(np.array(SPLIT_4_3_3), "majority") is None  # 4 of 10 is no majority
+    assert kept_votes(np.array(UNKNOWN_TOP), "majority") is None
+    assert kept_votes(np.array(ONE_EACH), "majority") is None  # every vote an outlier
+    assert list(kept_votes(np.array([5, 0, 0, 0, 0, 0, 0, 0, 0, 4]), "majority")) == [5, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_probability_rule_keeps_up_to_three_top_emotions():
+    assert list(kept_votes(np.array(SPLIT_4_3_3), "probability")) == [4, 0, 3, 0, 0, 3, 0, 0]
+    assert kept_votes(np.array(UNKNOWN_TOP), "probability") is None
+    # unknown ties an emotion that came first: the emotion stands, unknown is not kept
+    assert list(kept_votes(np.array([6, 0, 0, 0, 0, 0, 0, 0, 2, 2]), "probability")) == [6, 0, 0, 0, 0, 0, 0, 0]
+    assert kept_votes(np.array([4, 0, 0, 0, 0, 0, 0, 0, 4, 2]), "probability") is None  # 4 of 10 kept: too few
+    with pytest.raises(ValueError, match="unknown FER"):
+        kept_votes(np.array(ANGER_9), "plurality")
+
+
+def test_reference_counts_on_the_shared_copy(fer_dir):
+    """The counts the FER+ README gives for the reference majority rule (needs the shared votes beside the data)."""
+    splits = load_fer2013(fer_dir, drop_blank_in=(), labels="ferplus", target_mode="majority")
+    assert {name: len(split) for name, split in splits.items()} == {"train": 25060, "val": 3199, "test": 3153}
+    assert splits["test"].classes == FERPLUS_CLASSES and np.bincount(splits["test"].labels)[7] == 16  # contempt
+
+
+def write_votes(folder, path, rng):
+    """Votes for the tiny folder: each face's own class wins 7-9 votes; some train faces get no majority."""
+    column = {name: VOTE_COLUMNS.index(col) for name, col in zip(
+        ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear"),
+        ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear"))}
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "usage", "row", *VOTE_COLUMNS])
+        for row, image in enumerate(sorted(folder.rglob("*.jpg"))):
+            votes = [0] * 10
+            name = image.parent.name
+            top = int(rng.integers(7, 10))
+            votes[column[name]] = top
+            votes[VOTE_COLUMNS.index("contempt") if row % 9 == 0 else 0] += 10 - top
+            relative = image.relative_to(folder).as_posix()
+            usage = "Training" if relative.startswith("train/") else relative.split("/")[-1].split("_")[0]
+            writer.writerow([relative, usage, row, *votes])
+
+
+def test_ferplus_training_run_is_8_classes_with_a_rare_class_adjustment(tiny_folder, tmp_path, capsys):
+    votes = tmp_path / "ferplus_labels.csv"
+    write_votes(tiny_folder, votes, np.random.default_rng(0))
+    out = tmp_path / "run"
+    assert train_main(["--data", str(tiny_folder), "--labels", "ferplus", "--ferplus", str(votes), "--epochs", "2",
+                       "--batch-size", "16", "--widths", "8,8,16,16,16", "--out", str(out), "--amp", "off",
+                       "--schedule", "onecycle"]) == 0
+    best = load_checkpoint(out / "best.pt")
+    assert best["classes"] == list(FERPLUS_CLASSES) and best["model_config"]["num_classes"] == 8
+    assert best["labels"] == "ferplus" and best["metrics"]["logit_adjustment"]["tau"] in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+    assert 0 <= best["metrics"]["val"]["macro_recall"] <= 1
+    result = evaluate(str(out / "best.pt"), str(tiny_folder), "test", labels="ferplus", ferplus=str(votes), flip=True)
+    report = result["report"]
+    assert report["n"] == 14 and len(report["per_class"]) == 8 and 0 <= report["crowd_agreement"] <= 1
+    assert "report_flip" in result and 0 <= result["fer2013_accuracy"] <= 1 and result["fer2013_faces"] == 14
+    # the same 8-class model against FER2013's own labels: every class reported, contempt without faces
+    original = evaluate(str(out / "best.pt"), str(tiny_folder), "test", labels="fer2013")
+    assert original["report"]["per_class"]["contempt"]["support"] == 0 and original["report"]["n"] == 14
+
+
+def test_ferplus_needs_its_votes_file(tiny_folder, tmp_path):
+    with pytest.raises(DatasetError, match="FER\\+ votes not found"):
+        load_fer2013(tiny_folder, labels="ferplus", ferplus=str(tmp_path / "missing.csv"))
+
+
+def test_a_7_class_head_is_remapped_by_class_name():
+    weight = torch.arange(7 * 3, dtype=torch.float32).reshape(7, 3)
+    bias = torch.arange(7, dtype=torch.float32)
+    state = remap_head({"head.2.weight": weight, "head.2.bias": bias}, list(CLASSES), list(FERPLUS_CLASSES))
+    assert torch.equal(state["head.2.weight"][:7], weight) and torch.equal(state["head.2.bias"][:7], bias)
+    assert torch.equal(state["head.2.weight"][7], torch.zeros(3)) and float(state["head.2.bias"][7]) == 3.0
+
+
+def test_crowd_metrics():
+    votes = np.array([[8, 2, 0], [0, 5, 5]], dtype=np.float32)
+    probs = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    assert crowd_agreement(probs, votes) == pytest.approx((0.8 + 0.5) / 2)
+    # confidence 1.0 where 80% and 50% of the taggers agree: off by 0.35 on average
+    assert vote_calibration_error(probs, votes) == pytest.approx(0.35)
+    assert macro_recall(np.array([0, 0, 1]), np.array([0, 1, 1]), 3) == pytest.approx((1 + 0.5 + 0) / 3)
+
+
+def test_logit_adjustment_lifts_a_rare_class_that_is_never_predicted():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 90 + [1] * 10)
+    logits = rng.normal(0, 0.1, (100, 2))
+    logits[:, 0] += 1.0
+    logits[90:, 1] += 0.8  # the rare class scores higher on its own faces, but never wins
+    log_prior = np.log(np.array([0.9, 0.1]))
+    tau, tried = choose_logit_adjustment(logits, labels, log_prior)
+    assert tried[0.0]["macro_recall"] == 0.5 and tau > 0 and tried[tau]["macro_recall"] > 0.9
+
+
+def test_dry_run_reports_the_schedules_step_count(tiny_csv, capsys):
+    assert train_main(["--data", str(tiny_csv), "--epochs", "5", "--batch-size", "16", "--widths", "8,8,16,16,16",
+                       "--amp", "off", "--dry-run", "1", "--out", "/nonexistent/never-written"]) == 0
+    out = capsys.readouterr().out
+    assert "42 training faces, batch 16: 2 steps per epoch, 10 steps in 5 epochs" in out  # 42 // 16 = 2
+    assert "ms per step" in out and "projected" in out
