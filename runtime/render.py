@@ -9,10 +9,9 @@ import cv2
 import numpy as np
 
 from runtime.frames import Result
+from runtime.palette import bgr_color
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-# A readable palette (BGR); classes beyond it reuse it cyclically.
-PALETTE = [(60, 60, 230), (60, 160, 60), (170, 80, 170), (40, 200, 250), (200, 200, 200), (220, 130, 40), (40, 170, 250)]
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
 STRIP_HEIGHT, STRIP_WIDTH = 28, 240  # the mood strip: 30 s of the main face, 2 px per 0.25 s sample
 
@@ -20,7 +19,7 @@ STRIP_HEIGHT, STRIP_WIDTH = 28, 240  # the mood strip: 30 s of the main face, 2 
 class Renderer:
     def __init__(self, classes: tuple[str, ...], bar_width: int = 90):
         self.classes = classes
-        self.colors = [PALETTE[i % len(PALETTE)] for i in range(len(classes))]
+        self.colors = [bgr_color(name) for name in classes]
         self.bar_width = bar_width
         self.label_width = max(cv2.getTextSize(name, FONT, 0.4, 1)[0][0] for name in classes) + 6
         self._hud_key: tuple[str, ...] = ()

@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
+from runtime.palette import hex_color
 
 log = logging.getLogger(__name__)
 MAX_BINS = 2048  # per face; bins double in width beyond this
 FIRST_BIN_SECONDS = 0.1
 MAX_FACES = 4  # panels for the faces longest on screen
-POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "disgust", "fear", "sad")
-COLORS = {"angry": "#e63c3c", "disgust": "#3ca03c", "fear": "#aa50aa", "happy": "#fac828", "neutral": "#c8c8c8",
-          "sad": "#2882dc", "surprise": "#fa9628"}
+POSITIVE, NEGATIVE = ("happy", "surprise"), ("angry", "contempt", "disgust", "fear", "sad")
 
 
 @dataclass
@@ -135,7 +134,7 @@ def _add(timeline: Timeline, record: dict) -> None:
 
 
 def valence(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
-    """happy + surprise - (angry + disgust + fear + sad): -1 (negative) .. +1 (positive)."""
+    """happy + surprise - (angry + contempt + disgust + fear + sad), over the classes the model has: -1 .. +1."""
     index = {c: i for i, c in enumerate(classes)}
     plus = sum(probs[..., index[c]] for c in POSITIVE if c in index)
     minus = sum(probs[..., index[c]] for c in NEGATIVE if c in index)
@@ -176,7 +175,7 @@ def draw(timeline: Timeline, out: Path) -> Path:
 
     faces = main_faces(timeline)
     classes = timeline.classes
-    colors = [COLORS.get(c, "#888888") for c in classes]
+    colors = [hex_color(c) for c in classes]
     figure, axes = plt.subplots(len(faces) + 1, 1, figsize=(11, 2.3 * (len(faces) + 1) + 0.6), sharex=True,
                                 squeeze=False)
     axes = axes[:, 0]
@@ -206,7 +205,8 @@ def draw(timeline: Timeline, out: Path) -> Path:
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel("valence")
     ax.set_xlabel("seconds")
-    ax.set_title("valence = happy + surprise - angry - disgust - fear - sad   (dashed: playlist made / failed)",
+    ax.set_title(f"valence = {' + '.join(c for c in POSITIVE if c in classes)} - "
+                 f"{' - '.join(c for c in NEGATIVE if c in classes)}   (dashed: playlist made / failed)",
                  fontsize=9, loc="left")
     if faces:
         ax.legend(loc="upper right", fontsize=7)

@@ -40,6 +40,11 @@ MOODS: dict[str, Mood] = {m.emotion: m for m in (
          "Fear and tension call for slow, predictable, soothing sounds."),
     Mood("disgust", "Reset", ("lofi beats", "feel good soul", "chill groove"),
          "Disgust is a palate cleanser: warm, familiar grooves to reset the room."),
+    # FER+'s eighth class. Contempt is cool, low-arousal disapproval (a one-sided smirk), not distress: it needs
+    # neither soothing (fear, sadness) nor an outlet (anger). Meeting it in its own register, self-assured and
+    # unhurried, earns a hearing that cheerful pop would not; a groove then draws the room back in.
+    Mood("contempt", "Win Over", ("smooth funk", "neo soul groove", "confident hip hop"),
+         "Contempt is cool disapproval: confident, laid-back grooves meet it in its register and win the room back."),
 )}
 
 
