@@ -25,6 +25,7 @@ class FakeSpotify:
         self.delays: dict[str, float] = {}  # exact path -> seconds to sleep before answering
         self.tokens: set[str] = set()
         self.codes: dict[str, tuple[str, str]] = {}  # code -> (challenge, redirect_uri)
+        self.authorize_urls: list[str] = []
         self.playlists: dict[str, dict] = {}
         self.catalogue = 45  # tracks each query finds
         self.null_items = False  # every 4th search result is null (a server hiccup)
@@ -109,8 +110,9 @@ class FakeSpotify:
                 if self._scripted(method, path):
                     return
                 if path == "/authorize":
+                    fake.authorize_urls.append(self.path)
                     code = f"code-{next(fake._ids)}"
-                    fake.codes[code] = (query["code_challenge"][0], query["redirect_uri"][0])
+                    fake.codes[code] = (query.get("code_challenge", [""])[0], query["redirect_uri"][0])  # none: client-secret flow
                     target = query["redirect_uri"][0] + "?" + urlencode({"code": code, **({"state": query["state"][0]} if "state" in query else {})})
                     return self._send(302, None, {"Location": target})
                 if path == "/api/token":

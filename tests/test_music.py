@@ -41,9 +41,9 @@ def endpoints_used(fake: FakeSpotify) -> set[tuple[str, str]]:
 
 
 def test_every_emotion_has_a_mood_with_queries():
-    from train.data import CLASSES
+    from train.ferplus import FERPLUS_CLASSES
 
-    assert set(MOODS) == set(CLASSES)
+    assert set(MOODS) == set(FERPLUS_CLASSES)  # FER2013's 7 classes and FER+'s contempt
     assert all(m.queries and m.title and m.why for m in MOODS.values())
     assert mood_by_name("Feel Good").emotion == "happy" and mood_by_name("SAD").title == "Comfort"
     with pytest.raises(ValueError, match="unknown mood"):
@@ -155,6 +155,47 @@ def test_pkce_login_end_to_end_with_a_local_redirect_listener(fake, tmp_path, mo
     outcome = PlaylistService(settings, tracks=3, open_links=False).create(mood_by_name("neutral"))
     assert outcome.ok, outcome.message
     assert token not in caplog.text and "secretvalue" not in caplog.text
+
+
+@pytest.mark.parametrize("secret", [None, "client-secret"], ids=["pkce", "client-secret"])
+def test_login_ignores_forged_callbacks_and_stray_requests(fake, tmp_path, monkeypatch, secret):
+    """Login CSRF: a callback without the login's own `state` (or a favicon fetch) neither logs in nor ends the
+    login; the real redirect that follows still does."""
+    port = free_port()
+    visited = []
+
+    def browser(url):
+        def visit():
+            base = f"http://127.0.0.1:{port}"
+            visited.append(requests.get(f"{base}/callback?code=forged&state=anything", timeout=10).status_code)
+            visited.append(requests.get(f"{base}/callback?code=forged", timeout=10).status_code)
+            visited.append(requests.get(f"{base}/favicon.ico", timeout=10).status_code)
+            visited.append(requests.get(url, timeout=10).status_code)  # the real login, through the fake Spotify
+        threading.Thread(target=visit, daemon=True).start()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", browser)
+    settings = settings_for(fake, tmp_path, logged_in=False, port=port)
+    settings = type(settings)(**{**settings.__dict__, "client_secret": secret})
+    manager = auth_manager(settings)
+    token = manager.get_access_token(check_cache=False)
+    token = token["access_token"] if isinstance(token, dict) else token  # the client-secret manager returns a dict
+    assert token in fake.tokens
+    assert visited == [400, 400, 404, 200]
+    assert fake.calls.count(("POST", "/api/token")) == 1  # the forged code was never exchanged
+    assert "state=" in fake.authorize_urls[-1] and len(manager.state) >= 20
+
+
+def test_login_times_out_after_only_forged_callbacks(fake, tmp_path, monkeypatch):
+    port = free_port()
+    monkeypatch.setattr("webbrowser.open", lambda url: threading.Thread(target=lambda: requests.get(
+        f"http://127.0.0.1:{port}/callback?code=forged&state=wrong", timeout=10), daemon=True).start() or True)
+    settings = settings_for(fake, tmp_path, logged_in=False, port=port)
+    settings = type(settings)(**{**settings.__dict__, "login_timeout": 1.5})
+    from runtime.music.spotify import MusicError
+
+    with pytest.raises(MusicError, match=r"timed out after 1.5 s \(1 forged or stale callback"):
+        auth_manager(settings).get_access_token(check_cache=False)
 
 
 def test_token_cache_mode_is_tightened_when_it_existed(fake, tmp_path):

@@ -37,6 +37,7 @@ import spotipy
 from spotipy.cache_handler import CacheFileHandler
 from urllib3.util.retry import Retry
 
+from runtime.music import login
 from runtime.music.mood import Mood
 
 log = logging.getLogger(__name__)
@@ -209,32 +210,33 @@ class Spotify(spotipy.Spotify):
 
 
 class TimedLogin:
-    """Mixed into spotipy's auth managers: the browser login's local redirect listener waits `login_timeout`
-    seconds, not forever, tells the user what to do first, and a busy port is a clear error."""
+    """Mixed into spotipy's auth managers: the browser login's local redirect listener checks the OAuth `state`
+    (runtime/music/login.py), waits `login_timeout` seconds, not forever, tells the user what to do first, and a
+    busy port is a clear error."""
 
     login_timeout: float = 120.0
     notify: Callable[[str], None] = staticmethod(lambda message: log.warning("%s", message))
 
     def _get_auth_response_local_server(self, redirect_port):
+        self.state = login.new_state()  # a fresh one per login; spotipy puts self.state in the authorize URL
         try:
-            server = spotipy.oauth2.start_local_http_server(redirect_port)
+            server = login.open_listener(redirect_port, urlparse(self.redirect_uri).path, self.state)
         except OSError as error:
             raise MusicError(f"cannot listen for the Spotify login on 127.0.0.1:{redirect_port} ({error.strerror}): "
                              "close what uses that port, or set SPOTIPY_REDIRECT_URI to another port "
                              "(and add it in the Spotify dashboard)") from None
-        server.timeout = self.login_timeout  # handle_request() returns after this long with no visit
+        self.notify(f"log in to Spotify in the browser window that opened (waiting up to {self.login_timeout:g} s)")
         try:
-            self.notify(f"log in to Spotify in the browser window that opened (waiting up to {self.login_timeout:g} s)")
             self._open_auth_url()
-            server.handle_request()
-        finally:
+        except Exception:
             server.server_close()
-        if server.auth_code is not None:
-            return server.auth_code
-        if server.error is not None:
-            raise MusicError(f"Spotify login refused: {clean(server.error, 80)}")
-        raise MusicError(f"Spotify login timed out after {self.login_timeout:g} s: press P again and log in "
-                         "in the browser window, or run 'run_edge.py playlist --mood happy' once in a terminal")
+            raise
+        try:
+            return login.wait_for_code(server, self.login_timeout)
+        except login.LoginError as error:
+            hint = (": press P again and log in in the browser window, or run 'run_edge.py playlist --mood happy' "
+                    "once in a terminal") if "timed out" in str(error) else ""
+            raise MusicError(clean(f"{error}{hint}", 300)) from None
 
 
 class TimedPKCE(TimedLogin, spotipy.SpotifyPKCE):
