@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Callable
 
@@ -33,6 +34,22 @@ def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+def say(text: str) -> None:
+    """print() for results: if the reader of stdout has gone (`... | head`, `... | true`), the rest of the output is
+    dropped quietly, the command goes on (its files are still written) and no BrokenPipeError traceback appears."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def silence_stdout() -> None:
+    # Point stdout at /dev/null so that Python's own flush at exit does not fail a second time.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def fail(message: str, code: int = EXIT_USER_ERROR) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -49,3 +66,6 @@ def run_cli(work: Callable[[], int], verbose: bool = False, user_errors: tuple[t
         return fail(str(error))
     except KeyboardInterrupt:
         return fail(on_interrupt, EXIT_INTERRUPTED)
+    except BrokenPipeError:  # a print that was not through say(): same rule
+        silence_stdout()
+        return EXIT_OK

@@ -39,6 +39,11 @@ def checkpoint_path(weights_dir: Path, stem: str = DEFAULT_STEM) -> Path:
     return weights_dir / f"{stem}.pt"
 
 
+# The crop's numbers and the ranges that make sense (in face sizes or eye distances).
+CROP_RANGES = {"margin": (0.0, 2.0), "shift_x": (-1.0, 1.0), "shift_y": (-1.0, 1.0), "eye_scale": (0.0, 10.0),
+               "eye_center_y": (-2.0, 2.0)}
+
+
 @dataclass(frozen=True)
 class CropSpec:
     """How a detected face becomes the model's input square, relative to the face's size.
@@ -64,7 +69,17 @@ class CropSpec:
     fitted_on: str = ""
 
     def __post_init__(self):
-        weights = tuple(float(w) for w in self.landmark_weights)  # JSON gives a list; keep the spec hashable
+        # Checked here, where a model file's metadata enters: a wrong type or a value outside its range (a negative
+        # margin crops nothing) is refused at load, not found as blank crops at run time.
+        for name, (low, high) in CROP_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"crop {name} must be a number from {low:g} to {high:g}, got {value!r}")
+        raw = self.landmark_weights
+        if isinstance(raw, (str, bytes)) or not isinstance(raw, (list, tuple)) or not all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in raw):
+            raise ValueError(f"crop landmark_weights must be a list of numbers, got {str(raw)[:40]!r}")
+        weights = tuple(float(w) for w in raw)  # JSON gives a list; keep the spec hashable
         if weights and len(weights) != 3 * len(LANDMARK_FEATURES):
             raise ValueError(f"landmark_weights holds {len(weights)} numbers, not {3 * len(LANDMARK_FEATURES)}")
         object.__setattr__(self, "landmark_weights", weights)
@@ -87,6 +102,8 @@ class CropSpec:
         if not text:
             return cls()
         values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError(f"crop must be a JSON object, got {text[:40]!r}")
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

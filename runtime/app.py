@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.errors import UserError
+from core.outputs import Output, guard_outputs
 from runtime.detectors import Detector, create_detector
 from runtime.engines import Engine, create_engine
 from runtime.frames import Result, RunSummary
@@ -72,19 +72,10 @@ class AppParts:
 
 def refuse_overwriting_inputs(config: RunConfig) -> None:
     """An output naming an input (or another output) would destroy it: refuse before anything is opened."""
-    inputs = {"--source": Path(config.source), "--model": config.model, "--yunet-model": config.yunet_model}
-    outputs = {"--record": config.record, "--events": config.events}
-    seen: dict[Path, str] = {}
-    for flag, path in inputs.items():
-        if path is not None and Path(path).expanduser().exists():
-            seen[Path(path).expanduser().resolve()] = flag
-    for flag, path in outputs.items():
-        if path is None:
-            continue
-        resolved = Path(path).expanduser().resolve()
-        if resolved in seen:
-            raise UserError(f"{flag} {path} is the same file as {seen[resolved]}: refusing to overwrite it")
-        seen[resolved] = flag
+    guard_outputs({"--source": config.source, "--model": config.model, "--yunet-model": config.yunet_model},
+                  [output for output in (Output("--record", config.record, "the recording") if config.record else None,
+                                         Output("--events", config.events, "events") if config.events else None)
+                   if output is not None])
 
 
 class LazyPlaylistService:
@@ -101,6 +92,8 @@ class LazyPlaylistService:
                 settings = SpotifySettings.load()
             except MusicError as error:
                 return Outcome(False, str(error))
+            except (TypeError, ValueError) as error:  # e.g. a token_cache that is not a string, a port out of range
+                return Outcome(False, f"bad Spotify setting: {error}")
             c = self.config
             self._service = PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public,
                                             open_links=c.open_links, notify=say)
@@ -156,6 +149,8 @@ class App:
             self._hud = [f"{s.fps:.0f} FPS  |  {s.engine}  |  {s.detector}",
                          f"ms p50: {stages}",
                          f"dropped {s.dropped_capture + s.dropped_render}  |  P: playlist  Q: quit"]
+            if s.nonfinite_outputs:
+                self._hud.append(f"model output NaN/Inf: {s.nonfinite_outputs} face(s) left out")
             self._hud_at = now
         status = self.music.status or self.status
         return self._hud + ([status] if status else [])
@@ -219,6 +214,8 @@ class App:
                 return
             if item is not None:
                 self.handle(item)
+            if self.events:
+                self.events.flush_if_due()
             if self.window:
                 key = self.window.poll_key()
                 if key is not None and not self.on_key(key):

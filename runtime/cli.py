@@ -15,8 +15,10 @@ from core.cli import (
     OneLineErrorParser,
     fail,
     run_cli,
+    say,
     setup_logging,
 )
+from core.outputs import Output, guard_outputs
 from runtime.detectors import DETECTOR_NAMES
 from runtime.engines import DEVICES, ENGINE_NAMES, PRECISION_CHOICES
 from runtime.shutdown import STOP
@@ -118,8 +120,24 @@ def quiet_opencv(verbose: bool) -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose else cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
+RECORD_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
+REPORT_SUFFIXES = (".png", ".svg", ".html")
+
+
+def run_outputs(args: argparse.Namespace) -> list[Output]:
+    """Every file this run will write, for the output guard."""
+    wanted = [Output("--record", args.record, "the recording", RECORD_SUFFIXES) if args.record else None,
+              Output("--events", args.events, "events") if args.events else None,
+              Output("--report", args.report, "the mood report", REPORT_SUFFIXES) if args.report else None,
+              Output("--summary-json", args.summary_json, "the summary") if args.summary_json else None]
+    return [output for output in wanted if output is not None]
+
+
 def run(args: argparse.Namespace) -> int:
     from runtime.app import App, RunConfig, build_parts
+
+    # Before anything is opened: no output may be an input or another output, and each must be writable.
+    guard_outputs({"--source": args.source, "--model": args.model, "--yunet-model": args.yunet_model}, run_outputs(args))
 
     config = RunConfig(source=args.source, engine=args.engine, precision=args.precision, device=args.device,
                        detector=args.detector, model=args.model, yunet_model=args.yunet_model,
@@ -128,19 +146,23 @@ def run(args: argparse.Namespace) -> int:
                        record=args.record, events=args.events, max_frames=args.max_frames,
                        playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open)
     summary = App(config, build_parts(config)).run()
-    print(summary.format())
+    # Every output is written before anything is printed: a reader that has gone (a closed pipe) loses nothing.
     if args.summary_json:
         try:
             args.summary_json.write_text(json.dumps(summary.to_dict(), indent=2))
         except OSError as error:
             return fail(f"cannot write the summary to {args.summary_json}: {error.strerror}")
-    if summary.error:
-        return fail(summary.error, EXIT_RUNTIME_ERROR)
-    if args.report and summary.events_lines:
+    report_line = None
+    if args.report and summary.events_lines and not summary.error:
         from runtime.report import write_report
 
         write_report(args.events, args.report)
-        print(f"  mood report: {args.report}")
+        report_line = f"  mood report: {args.report}"
+    say(summary.format())
+    if summary.error:
+        return fail(summary.error, EXIT_RUNTIME_ERROR)
+    if report_line:
+        say(report_line)
     return EXIT_INTERRUPTED if STOP.asked_twice else EXIT_OK
 
 

@@ -64,6 +64,7 @@ class RunSummary:
     recorded_frames: int | None = None
     events_lines: int | None = None
     music: str | None = None
+    nonfinite_outputs: int = 0  # faces left out because the model's output held NaN or Inf
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,4 +79,6 @@ class RunSummary:
             f"dropped {self.dropped_capture} at capture + {self.dropped_render} at render",
             f"  stage ms p50/p95: {stages}",
             *([f"  music: {self.music}"] if self.music else []),
+            *([f"  warning: the model gave non-finite output (NaN/Inf) for {self.nonfinite_outputs} face(s); they were "
+               "left out"] if self.nonfinite_outputs else []),
         ])

@@ -1,42 +1,24 @@
 """What a run may write, only when asked: the annotated video (--record) and the event log (--events).
 
 Both are finalised on every way a run ends (App.run closes them after the pipeline stops); the event log is
-also flushed every second, so even a run killed without warning loses at most a second of lines.
+also flushed every second, even while no frame arrives, so a run killed without warning loses at most a second
+of lines. An events file is locked while written: a second run naming it is refused.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from core.errors import UserError
+from core.outputs import OutputError, check_writable
 from runtime.frames import Result
 
 EVENTS_FLUSH_SECONDS = 1.0
-
-
-class OutputError(UserError):
-    """An output file that cannot be written (disk full, no permission); one line for the user."""
-
-
-def check_writable(path: Path, what: str) -> None:
-    """Fail at start, with the real reason, if `path` cannot be written (by trying: permissions alone do not
-    tell, e.g. for root or on a read-only file system)."""
-    if not path.parent.is_dir():
-        raise OutputError(f"cannot write {what} to {path}: folder {path.parent} does not exist")
-    if path.is_dir():
-        raise OutputError(f"cannot write {what} to {path}: it is a folder")
-    existed = path.exists()
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as error:
-        raise OutputError(f"cannot write {what} to {path}: {error.strerror}") from None
-    if not existed:
-        path.unlink(missing_ok=True)
 
 
 class Recorder:
@@ -74,9 +56,19 @@ class EventLog:
         self.classes = classes
         check_writable(self.path, "events")
         try:
-            self.file = open(self.path, "w", buffering=1 << 16)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
         except OSError as error:
             raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
+        try:
+            # Two runs writing one events file would interleave their lines: the second is refused (an advisory
+            # lock, held until close), before the file is emptied.
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise OutputError(f"events file {self.path} is being written by another running Emotion DJ: "
+                              "give this run its own --events file") from None
+        os.ftruncate(descriptor, 0)
+        self.file = os.fdopen(descriptor, "w", buffering=1 << 16)
         self.lines = 0
         self._flushed_at = time.monotonic()
 
@@ -100,14 +92,23 @@ class EventLog:
 
     def _write(self, record: dict) -> None:
         try:
-            self.file.write(json.dumps(record, separators=(",", ":")) + "\n")
-            now = time.monotonic()
-            if now - self._flushed_at >= EVENTS_FLUSH_SECONDS:
-                self.file.flush()
-                self._flushed_at = now
+            # allow_nan=False: the file stays JSON (RFC 8259); the frame processor keeps NaN out of results.
+            self.file.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
         except OSError as error:
             raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
         self.lines += 1
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """Flush if the last flush is a second old; the app also calls this while no frame arrives (a stalled
+        stream), so a run killed at any moment loses at most a second of lines."""
+        now = time.monotonic()
+        if now - self._flushed_at >= EVENTS_FLUSH_SECONDS:
+            try:
+                self.file.flush()
+            except OSError as error:
+                raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
+            self._flushed_at = now
 
     def close(self) -> None:
         if self.file.closed:

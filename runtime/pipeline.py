@@ -194,4 +194,5 @@ class Pipeline:
             frames_captured=c.captured, frames_processed=processed,
             dropped_capture=c.dropped_capture, dropped_render=c.dropped_render,
             seconds=round(elapsed, 3), fps=round(processed / elapsed, 2) if elapsed > 0 else 0.0,
-            stages=self.times.summary(), ended="source ended" if c.ended else "stopped", error=c.error)
+            stages=self.times.summary(), ended="source ended" if c.ended else "stopped", error=c.error,
+            nonfinite_outputs=self.processor.nonfinite)

@@ -5,6 +5,7 @@ and the end-to-end accuracy benchmark call `process`. There is one implementatio
 """
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -17,6 +18,7 @@ from runtime.stats import StageTimes, Timer
 from runtime.tracking import FaceTracker, MoodTimeline
 
 STAGES = ("decode", "detect", "infer", "track", "render")
+log = logging.getLogger(__name__)
 
 
 class FrameProcessor:
@@ -28,6 +30,7 @@ class FrameProcessor:
         self.tracker = FaceTracker()
         self.times = times or StageTimes(STAGES)
         self.processed = 0
+        self.nonfinite = 0  # faces whose model output held NaN or Inf: counted, left out of the frame's result
         self._boxes = np.empty((0, 4), np.int32)
         self._landmarks: np.ndarray | None = None
         self._no_probs = np.empty((0, len(engine.info.classes)), np.float32)
@@ -55,6 +58,8 @@ class FrameProcessor:
         with Timer(self.times, "infer"):
             if len(boxes):
                 probs = self.engine.infer(self.cropper.crop(frame.image, boxes, frame.landmarks))
+                if not np.isfinite(probs).all():  # a broken model: never smooth, draw or log NaN
+                    boxes, probs = self._finite_only(boxes, probs)
             else:
                 probs = self._no_probs
         with Timer(self.times, "track"):
@@ -68,6 +73,14 @@ class FrameProcessor:
                 self.timeline.update(frame.timestamp, None if main is None else main.mood)
         self.processed += 1
         return Result(frame, faces, frame.detected)
+
+    def _finite_only(self, boxes: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        finite = np.isfinite(probs).all(axis=1)
+        if self.nonfinite == 0:
+            log.warning("the model returned NaN or Inf for a face: such faces are left out and counted")
+        self.nonfinite += int((~finite).sum())
+        log.info("frame with %d face(s) of non-finite model output (%d so far)", int((~finite).sum()), self.nonfinite)
+        return boxes[finite], probs[finite]
 
     def process(self, frame: Frame) -> Result:
         """Everything the detect and infer threads do to one frame, in the calling thread."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
+from core.outputs import Output, guard_outputs
 from runtime.palette import hex_color
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class FaceSeries:
 class Timeline:
     classes: tuple[str, ...] = ()
     bin_seconds: float = FIRST_BIN_SECONDS
-    faces: dict[int, FaceSeries] = field(default_factory=dict)
+    faces: dict[int, FaceSeries] = field(default_factory=dict)  # only the MAX_FACES faces longest on screen
+    frames_per_face: dict[int, int] = field(default_factory=dict)  # every face id: its frame count
     snapshots: list[dict] = field(default_factory=list)
     playlists: list[dict] = field(default_factory=list)
     frames: int = 0
@@ -83,53 +85,146 @@ class Timeline:
         self.bin_seconds *= 2
 
 
+class BadRecord(ValueError):
+    """A line that parses as JSON but is not a record run_edge.py writes (wrong shape, type or range)."""
+
+
+MAX_SECONDS = 1e7  # about 4 months: a later time stamp is not from a run of this app
+MAX_FACE_ID = 2 ** 53  # what JSON numbers hold exactly
+MAX_LINE_BYTES = 8 << 20  # a frame of 32 faces is about 5 KB; a longer line is skipped unread
+
+
+def _seconds(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SECONDS:
+        raise BadRecord(f"time {value!r} is not a number of seconds from 0 to {MAX_SECONDS:g}")
+    return float(value)
+
+
+def _face_id(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_FACE_ID:
+        raise BadRecord(f"face id {value!r} is not a whole number")
+    return value
+
+
+def _probabilities(values, classes: tuple[str, ...]) -> np.ndarray:
+    if not isinstance(values, dict) or not classes or any(c not in values for c in classes):
+        raise BadRecord("probabilities are not an object with every class")
+    probs = np.fromiter((values[c] if isinstance(values[c], (int, float)) and not isinstance(values[c], bool) else np.nan
+                         for c in classes), np.float64, len(classes))
+    if not (np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1):
+        raise BadRecord("probabilities must be numbers from 0 to 1")
+    return probs
+
+
+def _frame_faces(record: dict, classes: tuple[str, ...]) -> tuple[float, list[tuple[int, np.ndarray]], tuple[str, ...]]:
+    """A frame record checked: (t, [(face id, probabilities)], classes); BadRecord if any part is off."""
+    t = _seconds(record.get("t"))
+    faces = record.get("faces")
+    if not isinstance(faces, list) or not all(isinstance(face, dict) for face in faces):
+        raise BadRecord("faces is not a list of objects")
+    if faces and not classes:
+        first = faces[0].get("probs")
+        if not isinstance(first, dict) or not 2 <= len(first) <= 64 or not all(isinstance(c, str) for c in first):
+            raise BadRecord("the first face's probabilities do not name the classes")
+        classes = tuple(first)
+    checked = [(_face_id(face.get("id")), _probabilities(face.get("raw") or face.get("probs"), classes)) for face in faces]
+    return t, checked, classes
+
+
+def _lines(path: Path):
+    """(line number, bytes) of each line; a line over MAX_LINE_BYTES comes as None, without being held in memory."""
+    with open(path, "rb") as f:
+        number = 0
+        while True:
+            raw = f.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # skip the rest of the long line
+                    raw = f.readline(1 << 20)
+                yield number, None
+                continue
+            yield number, raw
+
+
+def _records(path: Path, timeline: Timeline, count: bool):
+    """Each well-formed record; bad lines are counted (when `count`) and a torn last line is told apart."""
+    bad_line, pending = 0, False
+    for number, raw in _lines(path):
+        if pending:  # a bad line with more after it: skipped, counted
+            timeline.skipped_lines += count
+            pending = False
+        if raw is not None and not raw.strip():
+            continue
+        try:
+            if raw is None:
+                raise BadRecord("line too long")
+            record = json.loads(raw, parse_constant=_no_constant)
+            if not isinstance(record, dict):
+                raise BadRecord("not an object")
+            if "frame" in record:
+                record["_checked"] = _frame_faces(record, timeline.classes)
+                timeline.classes = record["_checked"][2]
+            yield record
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            bad_line, pending = number, True
+    if pending and count:
+        log.warning("%s: skipped the last line (%d), which is incomplete: the run was probably killed mid-write",
+                    path, bad_line)
+
+
+def _no_constant(name: str):
+    raise BadRecord(f"{name} is not a JSON number")  # NaN, Infinity: not valid JSON (RFC 8259)
+
+
 def read_events(path: Path) -> Timeline:
-    """Stream an events file into a Timeline. Missing, empty or garbage files are a UserError; a partly
-    written last line (a run killed mid-write) is skipped with a warning."""
+    """Stream an events file into a Timeline, in two passes so memory stays bounded whatever the number of faces:
+    the first counts each face's frames, the second keeps the time series of the MAX_FACES faces longest on screen
+    (the rest are summed up as "other faces"). Missing, empty or garbage files are a UserError; records of the wrong
+    shape or range are skipped and counted, like a partly written last line (a run killed mid-write)."""
     if not path.is_file():
         raise UserError(f"events file not found: {path}")
     timeline = Timeline()
-    bad_line, pending_error = 0, None
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            if pending_error is not None:  # a bad line with more after it: skipped, counted
-                timeline.skipped_lines += 1
-                pending_error = None
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-                if not isinstance(record, dict):
-                    raise ValueError("not an object")
-                _add(timeline, record)
-            except (ValueError, KeyError, TypeError, IndexError) as error:
-                bad_line, pending_error = number, error
+    for record in _records(path, timeline, count=False):
+        if "frame" in record:
+            for face_id, _ in record["_checked"][1]:
+                timeline.frames_per_face[face_id] = timeline.frames_per_face.get(face_id, 0) + 1
+    kept = set(sorted(timeline.frames_per_face, key=lambda f: (-timeline.frames_per_face[f], f))[:MAX_FACES])
+    classes, timeline.classes = timeline.classes, ()
+    for record in _records(path, timeline, count=True):
+        _add(timeline, record, kept)
+    timeline.classes = timeline.classes or classes
     if timeline.frames == 0:
         what = "is empty" if path.stat().st_size == 0 else "holds no frame records"
         raise UserError(f"{path} {what}: not an events file from run_edge.py --events")
-    if pending_error is not None:
-        log.warning("%s: skipped the last line (%d), which is incomplete: the run was probably killed mid-write",
-                    path, bad_line)
     if timeline.skipped_lines:
-        log.warning("%s: skipped %d unreadable lines", path, timeline.skipped_lines)
+        log.warning("%s: skipped %d unreadable or malformed lines", path, timeline.skipped_lines)
     return timeline
 
 
-def _add(timeline: Timeline, record: dict) -> None:
+def _add(timeline: Timeline, record: dict, kept: set[int]) -> None:
     if "frame" in record:
-        t = float(record["t"])
-        faces = record["faces"]
-        if faces and not timeline.classes:
-            timeline.classes = tuple(faces[0]["probs"])
-        for face in faces:
-            values = face.get("raw") or face["probs"]
-            timeline.add_face(int(face["id"]), t, np.fromiter((values[c] for c in timeline.classes), np.float64,
-                                                              len(timeline.classes)))
+        t, faces, _ = record["_checked"]
+        for face_id, probs in faces:
+            if face_id in kept:
+                timeline.add_face(face_id, t, probs)
         timeline.frames += 1
         timeline.duration = max(timeline.duration, t)
     elif record.get("event") == "mood_snapshot":
+        try:
+            _seconds(record.get("t"))
+            _face_id(record.get("face"))
+        except BadRecord:
+            timeline.skipped_lines += 1
+            return
         timeline.snapshots.append(record)
     elif record.get("event") == "playlist":
+        try:
+            _seconds(record.get("t"))
+        except BadRecord:
+            timeline.skipped_lines += 1
+            return
         timeline.playlists.append(record)
 
 
@@ -142,7 +237,7 @@ def valence(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
 
 
 def main_faces(timeline: Timeline) -> list[int]:
-    return sorted(timeline.faces, key=lambda f: -timeline.faces[f].frames)[:MAX_FACES]
+    return sorted(timeline.faces, key=lambda f: (-timeline.faces[f].frames, f))[:MAX_FACES]
 
 
 def summary(timeline: Timeline) -> dict:
@@ -161,7 +256,9 @@ def summary(timeline: Timeline) -> dict:
             "mean_valence": round(float(valence(mean, timeline.classes)), 4),
         }
     return {"frames": timeline.frames, "duration_s": round(timeline.duration, 3), "classes": list(timeline.classes),
-            "bin_seconds": timeline.bin_seconds, "faces": faces, "faces_seen": len(timeline.faces),
+            "bin_seconds": timeline.bin_seconds, "faces": faces, "faces_seen": len(timeline.frames_per_face),
+            "other_faces": {"count": len(timeline.frames_per_face) - len(faces),
+                            "frames": sum(timeline.frames_per_face.values()) - sum(f["frames"] for f in faces.values())},
             "snapshots": [{k: s.get(k) for k in ("t", "face", "playlist_mood", "started")} for s in timeline.snapshots],
             "playlists": [{k: p.get(k) for k in ("t", "ok", "message")} for p in timeline.playlists],
             "skipped_lines": timeline.skipped_lines}
@@ -191,8 +288,8 @@ def draw(timeline: Timeline, out: Path) -> Path:
         for snap in timeline.snapshots:
             if snap.get("face") == face_id and "t" in snap:
                 ax.axvline(snap["t"], color="black", linewidth=1.2)
-                ax.text(snap["t"], 1.02, f"P: {snap.get('playlist_mood', '?')}", fontsize=7, ha="center",
-                        transform=ax.get_xaxis_transform())
+                ax.text(snap["t"], 1.02, f"P: {str(snap.get('playlist_mood', '?'))[:40]}", fontsize=7, ha="center",
+                        transform=ax.get_xaxis_transform(), parse_math=False)  # text from a file: never mathtext
     axes[0].legend(loc="upper right", fontsize=7, ncol=len(classes), framealpha=0.8)
     ax = axes[-1]
     for face_id in faces:
@@ -228,19 +325,25 @@ def draw(timeline: Timeline, out: Path) -> Path:
     return out
 
 
+REPORT_SUFFIXES = (".png", ".svg", ".html")
+
+
 def write_report(events: Path, out: Path, json_path: Path | None = None) -> dict:
-    if out.suffix.lower() not in (".png", ".svg", ".html"):
-        raise UserError(f"--out must end in .png, .svg or .html, got {out.name}")
+    guard_outputs({"events": events}, [Output("--out", out, "the mood report", REPORT_SUFFIXES),
+                                       *([Output("--json", json_path, "the summary")] if json_path else [])])
     timeline = read_events(events)
-    draw(timeline, out)
     result = summary(timeline)
-    if json_path is not None:
-        json_path.write_text(json.dumps(result, indent=2))
+    try:
+        draw(timeline, out)
+        if json_path is not None:
+            json_path.write_text(json.dumps(result, indent=2))
+    except OSError as error:  # e.g. the disk filled up between the check and the write
+        raise UserError(f"cannot write the mood report: {error.strerror or error}") from None
     return result
 
 
 def main(argv: list[str]) -> int:
-    from core.cli import EXIT_OK, OneLineErrorParser, run_cli, setup_logging
+    from core.cli import EXIT_OK, OneLineErrorParser, run_cli, say, setup_logging
 
     parser = OneLineErrorParser(prog="run_edge.py report", description="Draw the mood over time from an --events file.")
     parser.add_argument("events", type=Path, help="a file written by run_edge.py --events")
@@ -253,6 +356,6 @@ def main(argv: list[str]) -> int:
     def work() -> int:
         result = write_report(args.events, args.out, args.json)
         faces = ", ".join(f"#{k} {v['dominant']} {v['dominant_share'] * 100:.0f}%" for k, v in result["faces"].items())
-        print(f"mood report {args.out}: {result['frames']} frames, {result['duration_s']:.1f} s; {faces or 'no faces'}")
+        say(f"mood report {args.out}: {result['frames']} frames, {result['duration_s']:.1f} s; {faces or 'no faces'}")
         return EXIT_OK
     return run_cli(work, verbose=args.verbose)

@@ -82,6 +82,14 @@ class OnnxEngine(Engine):
         self.provider = session.get_providers()[0]
         self._output_names = [info.output_name]
         self._input_name = info.input_name
+        # A model exported with a fixed batch size takes exactly that many faces a call: batches are split to it and
+        # the last part padded (a buffer made once here; the usual dynamic-batch model never touches it).
+        batch = session.get_inputs()[0].shape[0]
+        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
+        if self.fixed_batch:
+            size = info.input_size
+            self._padded = np.zeros((self.fixed_batch, 1, size, size), np.uint8)
+            log.info("%s has a fixed batch size of %d: batches are split to it", path.name, self.fixed_batch)
 
     @classmethod
     def create(cls, options: OnnxOptions) -> "OnnxEngine":
@@ -112,7 +120,15 @@ class OnnxEngine(Engine):
         return engine
 
     def infer(self, faces: np.ndarray) -> np.ndarray:
-        return self.session.run(self._output_names, {self._input_name: faces})[0]
+        if self.fixed_batch is None or len(faces) == self.fixed_batch:
+            return self.session.run(self._output_names, {self._input_name: faces})[0]
+        parts = []
+        for start in range(0, len(faces), self.fixed_batch):
+            chunk = faces[start:start + self.fixed_batch]
+            self._padded[:len(chunk)] = chunk
+            self._padded[len(chunk):] = 0
+            parts.append(self.session.run(self._output_names, {self._input_name: self._padded})[0][:len(chunk)])
+        return np.concatenate(parts)
 
     def describe(self) -> str:
         return f"onnx {self.precision_label()} {self.provider}"

@@ -6,6 +6,7 @@ either side of the copy) and runs channels_last, the memory layout cuDNN's faste
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +16,21 @@ from core.errors import UserError
 from runtime.engines import Engine, EngineOptions, EngineUnavailable
 
 MAX_BATCH = 64
+log = logging.getLogger(__name__)
 
 
 def card_crop(folder: Path) -> CropSpec:
-    """The crop fitted for this checkpoint's model, from the model card beside it (the defaults without one)."""
+    """The crop fitted for this checkpoint's model, from the model card beside it; without a usable card, the default
+    box crop, and a warning that says so (a crop fitted for another model would cost accuracy silently)."""
+    card = folder / "model_card.json"
     try:
-        return CropSpec.from_json(json.dumps(json.loads((folder / "model_card.json").read_text())["crop"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return CropSpec()
+        return CropSpec.from_json(json.dumps(json.loads(card.read_text())["crop"]))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        reason = "no model_card.json" if isinstance(error, FileNotFoundError) else f"unusable {card.name} ({error})"
+        default = CropSpec()
+        log.warning("%s beside the checkpoint in %s: using the default crop (box rule, margin %.2f), not one fitted "
+                    "for this model", reason, folder, default.margin)
+        return default
 
 
 class TorchEngine(Engine):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli import EXIT_OK, EXIT_RUNTIME_ERROR, OneLineErrorParser, fail, run_cli, setup_logging
+from core.cli import EXIT_OK, EXIT_RUNTIME_ERROR, OneLineErrorParser, fail, run_cli, say, setup_logging
 from runtime.music.mood import MOODS, mood_by_name
 from runtime.music.service import PlaylistService
 from runtime.music.spotify import MusicError, SpotifySettings
@@ -27,10 +27,10 @@ def main(argv: list[str]) -> int:
     def work() -> int:
         mood = mood_by_name(args.mood)
         settings = SpotifySettings.load()
-        say = lambda line: print(line, file=sys.stderr)  # noqa: E731 - e.g. "log in to Spotify in the browser..."
-        outcome = PlaylistService(settings, args.tracks, args.public, open_links=not args.no_open, notify=say).create(mood)
+        notify = lambda line: print(line, file=sys.stderr)  # noqa: E731 - e.g. "log in to Spotify in the browser..."
+        outcome = PlaylistService(settings, args.tracks, args.public, open_links=not args.no_open, notify=notify).create(mood)
         if not outcome.ok:
             return fail(outcome.message, EXIT_RUNTIME_ERROR)
-        print(outcome.message)
+        say(outcome.message)
         return EXIT_OK
     return run_cli(work, verbose=args.verbose, user_errors=(ValueError, MusicError))

@@ -25,6 +25,8 @@ import json
 import logging
 import os
 import re
+import secrets
+import stat
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,8 +84,12 @@ def _number(text, name: str, low: float, high: float) -> float:
 
 def check_redirect_uri(uri: str) -> str:
     """Spotify's 2026 rules: an explicit loopback address with a port, e.g. http://127.0.0.1:8888/callback."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "http" or parsed.hostname not in ("127.0.0.1", "::1") or not parsed.port:
+    try:
+        parsed = urlparse(uri)
+        port = parsed.port  # ValueError when out of 0..65535 or not a number
+    except ValueError:
+        port, parsed = None, None
+    if parsed is None or parsed.scheme != "http" or parsed.hostname not in ("127.0.0.1", "::1") or not port:
         raise MusicError(f"SPOTIPY_REDIRECT_URI must be an explicit loopback address with a port "
                          f"(e.g. {DEFAULT_REDIRECT_URI}), got '{clean(uri, 80)}'")
     return uri
@@ -129,11 +135,16 @@ class SpotifySettings:
         if not all(isinstance(v, str) for v in texts.values()):
             raise MusicError(f"config file {config_path}: api_url, accounts_url and redirect_uri must be strings")
         api_url = texts["api_url"]
+        cache = pick("SPOTIFY_TOKEN_CACHE", "token_cache", str(config_dir() / "spotify-token.json"))
+        for key, value in (("token_cache", cache), ("client_id", pick("SPOTIPY_CLIENT_ID", "client_id", "")),
+                           ("client_secret", pick("SPOTIPY_CLIENT_SECRET", "client_secret", ""))):
+            if not isinstance(value, str):
+                raise MusicError(f"config file {config_path}: {key} must be a string")
         return cls(
             client_id=pick("SPOTIPY_CLIENT_ID", "client_id"),
             client_secret=pick("SPOTIPY_CLIENT_SECRET", "client_secret"),
             redirect_uri=check_redirect_uri(texts["redirect_uri"]),
-            token_cache=Path(pick("SPOTIFY_TOKEN_CACHE", "token_cache", config_dir() / "spotify-token.json")).expanduser(),
+            token_cache=Path(cache).expanduser(),
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             accounts_url=texts["accounts_url"].rstrip("/"),
             timeout=_number(pick("SPOTIFY_TIMEOUT", "timeout", 10.0), "SPOTIFY_TIMEOUT", 0.5, 300),
@@ -151,6 +162,15 @@ class PrivateTokenCache(CacheFileHandler):
         path = Path(self.cache_path)
         if not path.is_file():
             return None
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode) and mode & 0o077:
+            try:
+                os.chmod(path, 0o600)
+                log.warning("the Spotify token cache %s was readable by others (mode %o): made it private (0600)",
+                            path, stat.S_IMODE(mode))
+            except OSError:
+                log.warning("the Spotify token cache %s is readable by others (mode %o) and cannot be made private",
+                            path, stat.S_IMODE(mode))
         try:
             token = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, OSError, UnicodeDecodeError):
@@ -166,12 +186,20 @@ class PrivateTokenCache(CacheFileHandler):
         return None
 
     def save_token_to_cache(self, token_info: dict) -> None:
+        """Written 0600 to a new file beside the cache, then renamed over it: a symlink at the cache's name is
+        replaced, never written through, and a reader never sees half a token."""
         path = Path(self.cache_path)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(descriptor, 0o600)  # also when the file existed with a wider mode
-        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
-            json.dump(token_info, f)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(descriptor, 0o600)  # whatever the umask
+            with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+                json.dump(token_info, f)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
 
 class BoundedRetry(Retry):

@@ -5,11 +5,15 @@ Presses while a request is running are coalesced into it (counted, not queued): 
 """
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from typing import Callable
 
 from runtime.music.mood import MoodSnapshot
 from runtime.music.service import Outcome
+
+log = logging.getLogger(__name__)
 
 
 class MusicWorker:
@@ -42,7 +46,13 @@ class MusicWorker:
         self.status = message
 
     def _run(self, snap: MoodSnapshot) -> None:
-        outcome = self._create(snap.mood, self.say)
+        try:
+            outcome = self._create(snap.mood, self.say)
+        except Exception as error:  # noqa: BLE001 - a setting or bug must never kill the thread and freeze the HUD
+            log.debug("playlist request failed", exc_info=True)
+            message = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+            outcome = Outcome(False, f"{type(error).__name__}: {message}")
+            print(f"error: playlist failed: {outcome.message}", file=sys.stderr)
         self.last = outcome
         self.status = f"mood {snap.describe()}: {outcome.message}" if outcome.ok else f"mood {snap.describe()}: failed - {outcome.message}"
         if self._on_done:

@@ -61,9 +61,32 @@ SOURCES = Registry("source", {
 SOURCE_ORDER = ("demo", "camera", "stream", "image", "video")  # the first kind that claims a spec opens it
 
 
+# Query parameters that carry secrets in camera and streaming URLs (compared in lower case, without - and _).
+SECRET_KEYS = {"password", "passwd", "pass", "pwd", "secret", "token", "accesstoken", "apikey", "key", "auth",
+               "authorization", "signature", "sig", "credential", "credentials"}
+
+
 def redact(text: str) -> str:
-    """A URL without its user:password, for messages and the HUD."""
-    return re.sub(r"(?<=://)[^/@\s]*@", "***@", text)
+    """A URL without its credentials, for messages and the HUD: the whole userinfo (everything before the last '@'
+    of the authority, so a password holding '@' goes too) and the values of secret-looking query parameters, for
+    every scheme."""
+    text = str(text)
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", text, re.DOTALL)
+    if not match:
+        return text
+    scheme, authority, rest = match.groups()
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    path, _, query = rest.partition("?")
+    if query:
+        query, hash_mark, fragment = query.partition("#")
+        parts = []
+        for part in query.split("&"):
+            key, equals, _value = part.partition("=")
+            secret = re.sub(r"[-_]", "", key.lower()) in SECRET_KEYS
+            parts.append(f"{key}=***" if equals and secret else part)
+        rest = f"{path}?{'&'.join(parts)}{hash_mark}{fragment}"
+    return f"{scheme}{authority}{rest}"
 
 
 def source_kind(spec: str) -> str:
