@@ -78,7 +78,8 @@ def fit_landmark_rule(found: list[Found], where: list[Placement], ridge: float =
     x, y = np.array(features), np.array(targets)
     penalty = ridge * len(x) * np.eye(x.shape[1])
     penalty[-1, -1] = 0.0
-    weights = np.linalg.solve(x.T @ x + penalty, x.T @ y)
+    # lstsq, not solve: collinear landmarks (e.g. mouth corners rigid with the eyes) get the minimum-norm fit
+    weights = np.linalg.lstsq(x.T @ x + penalty, x.T @ y, rcond=None)[0]
     residual = y - x @ weights
     log.info("landmark rule fitted on %d faces: residual std %s (centre x, centre y in eye distances; log side), "
              "%s with the constant alone", len(x), residual.std(axis=0).round(3), (y - y.mean(axis=0)).std(axis=0).round(3))
