@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -67,7 +68,8 @@ class EventLog:
             os.close(descriptor)
             raise OutputError(f"events file {self.path} is being written by another running Emotion DJ: "
                               "give this run its own --events file") from None
-        os.ftruncate(descriptor, 0)
+        if stat.S_ISREG(os.fstat(descriptor).st_mode):  # a device or a FIFO (/dev/full, a pipe) is not emptied
+            os.ftruncate(descriptor, 0)
         self.file = os.fdopen(descriptor, "w", buffering=1 << 16)
         self.lines = 0
         self._flushed_at = time.monotonic()

@@ -60,6 +60,7 @@ class Timeline:
     frames: int = 0
     duration: float = 0.0
     skipped_lines: int = 0
+    torn_line: int = 0  # the number of a bad last line (a run killed mid-write), 0 if none
 
     def add_face(self, face_id: int, t: float, probs: np.ndarray) -> None:
         series = self.faces.get(face_id)
@@ -170,8 +171,7 @@ def _records(path: Path, timeline: Timeline, count: bool):
         except (ValueError, UnicodeDecodeError, RecursionError):
             bad_line, pending = number, True
     if pending and count:
-        log.warning("%s: skipped the last line (%d), which is incomplete: the run was probably killed mid-write",
-                    path, bad_line)
+        timeline.torn_line = bad_line
 
 
 def _no_constant(name: str):
@@ -198,6 +198,9 @@ def read_events(path: Path) -> Timeline:
     if timeline.frames == 0:
         what = "is empty" if path.stat().st_size == 0 else "holds no frame records"
         raise UserError(f"{path} {what}: not an events file from run_edge.py --events")
+    if timeline.torn_line:
+        log.warning("%s: skipped the last line (%d), which is incomplete: the run was probably killed mid-write",
+                    path, timeline.torn_line)
     if timeline.skipped_lines:
         log.warning("%s: skipped %d unreadable or malformed lines", path, timeline.skipped_lines)
     return timeline
