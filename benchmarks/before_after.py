@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.clip import reference_clip
 from benchmarks.machine import describe, save
-from core.paths import PROJECT_ROOT, WEIGHTS_DIR
+from emotion_dj.core.paths import PROJECT_ROOT, WEIGHTS_DIR
 
 YUNET = str(WEIGHTS_DIR / "face_detection_yunet_2023mar.onnx")
 CONFIGURATIONS = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import cv2
 
-from runtime.sources.demo import DemoSource
+from emotion_dj.runtime.sources.demo import DemoSource
 
 
 def reference_clip(path: Path | None = None, frames: int = 300, faces: int = 2) -> Path:

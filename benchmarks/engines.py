@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from benchmarks.machine import describe, save
-from core.errors import UserError
-from runtime.engines import create_engine
+from emotion_dj.core.errors import UserError
+from emotion_dj.runtime.engines import create_engine
 
 log = logging.getLogger("benchmarks.engines")
 BATCHES = (1, 8, 32, 64)
@@ -68,7 +68,7 @@ def load_private_test(data: str | None):
     if not (data or os.environ.get("FER2013_DIR")):
         log.warning("no FER2013 (--data / FER2013_DIR): accuracy column left empty, random faces timed")
         return None
-    from train.data import load_fer2013  # torch-free: numpy + OpenCV only
+    from emotion_dj.train.data import load_fer2013  # torch-free: numpy + OpenCV only
 
     split = load_fer2013(data, splits=("test",), drop_blank_in=())["test"]
     return np.ascontiguousarray(split.images[:, None]), split.labels

@@ -18,10 +18,10 @@ import numpy as np
 
 from benchmarks.engines import time_calls
 from benchmarks.machine import describe, save
-from core.contract import checkpoint_path, onnx_path
-from core.paths import WEIGHTS_DIR
-from runtime.engines import create_engine
-from train.data import load_fer2013
+from emotion_dj.core.contract import checkpoint_path, onnx_path
+from emotion_dj.core.paths import WEIGHTS_DIR
+from emotion_dj.runtime.engines import create_engine
+from emotion_dj.train.data import load_fer2013
 
 log = logging.getLogger("benchmarks.flip_average")
 ROUNDS = 5
@@ -36,7 +36,7 @@ def timings(engines: dict[str, object], faces: np.ndarray, seconds: float) -> di
     """Per model: median over ROUNDS alternating rounds of batch-1 p50 latency and batch-64 faces/s."""
     one, many = np.ascontiguousarray(faces[:1]), np.ascontiguousarray(faces[:64])
     rounds: dict[str, list] = {name: [] for name in engines}
-    for name, engine in engines.items():  # warm-up
+    for engine in engines.values():  # warm-up
         time_calls(engine, one, 0.2, 10)
         time_calls(engine, many, 0.2, 5)
     for _ in range(ROUNDS):
@@ -50,7 +50,7 @@ def timings(engines: dict[str, object], faces: np.ndarray, seconds: float) -> di
 
 
 def run(data: str | None, seconds: float) -> dict:
-    from export.cli import main as export_main
+    from emotion_dj.export.cli import main as export_main
 
     splits = load_fer2013(data, splits=("val", "test"), drop_blank_in=())
     results = {}

@@ -26,7 +26,7 @@ import numpy as np
 
 from benchmarks.clip import reference_clip
 from benchmarks.machine import RESULTS, describe
-from core.paths import PROJECT_ROOT
+from emotion_dj.core.paths import PROJECT_ROOT
 
 log = logging.getLogger("benchmarks.gpu_check")
 STAGED_FACES = PROJECT_ROOT / "build" / "gpu_check_faces.npz"
@@ -36,7 +36,7 @@ BATCHES = (1, 8, 64, 256, 1024)
 
 def stage(data: str | None, count: int = 1024) -> Path:
     """The first `count` PrivateTest faces and labels, small enough to travel with the repository."""
-    from train.data import load_fer2013
+    from emotion_dj.train.data import load_fer2013
 
     test = load_fer2013(data, splits=("test",), drop_blank_in=())["test"]
     STAGED_FACES.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +53,7 @@ def load_faces(path: Path, count: int) -> tuple[np.ndarray, np.ndarray | None, s
 
 
 def parity(device: str, faces: np.ndarray, labels: np.ndarray | None) -> dict:
-    from runtime.engines import create_engine
+    from emotion_dj.runtime.engines import create_engine
 
     reference = create_engine("onnx", "fp32", "cpu", threads=0).infer_many(faces)
     out = {}
@@ -69,7 +69,7 @@ def parity(device: str, faces: np.ndarray, labels: np.ndarray | None) -> dict:
 
 
 def throughput(device: str, faces: np.ndarray, batches: tuple[int, ...], seconds: float) -> dict:
-    from runtime.engines import create_engine
+    from emotion_dj.runtime.engines import create_engine
 
     out = {}
     for precision in ("fp32", "fp16"):
@@ -89,7 +89,7 @@ def throughput(device: str, faces: np.ndarray, batches: tuple[int, ...], seconds
 
 
 def end_to_end(device: str, frames: int) -> dict:
-    from runtime.app import App, RunConfig, build_parts
+    from emotion_dj.runtime.app import App, RunConfig, build_parts
 
     clip = reference_clip(frames=frames)
     config = RunConfig(source=str(clip), engine="torch", precision="auto", device=device, detector="yunet",
@@ -109,7 +109,7 @@ def trt_buffers(dry: bool, faces: np.ndarray) -> dict:
         sys.path.append(str(FAKES))  # real cuda-python first; tensorrt only exists in the fakes
     import tensorrt
 
-    from runtime.engines import create_engine
+    from emotion_dj.runtime.engines import create_engine
 
     os.environ["EMOTION_DJ_CACHE"] = tempfile.mkdtemp(prefix="gpu-check-")  # stand-in plans never reach the user's cache
 

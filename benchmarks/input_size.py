@@ -22,9 +22,9 @@ def measure_size(size: int, seconds: float) -> dict:
     import numpy as np
     import torch
 
-    from export.onnx_export import export_onnx
-    from runtime.engines.onnx_engine import OnnxEngine
-    from train.model import CustomDeepEmotionNet, count_parameters
+    from emotion_dj.export.onnx_export import export_onnx
+    from emotion_dj.runtime.engines.onnx_engine import OnnxEngine
+    from emotion_dj.train.model import CustomDeepEmotionNet, count_parameters
 
     net = CustomDeepEmotionNet(img_size=size)
     checkpoint = {"model_config": {"img_size": size}, "state_dict": net.state_dict(), "classes": list("abcdefg"),

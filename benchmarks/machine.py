@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from core.machine import cpu_model, cpu_slug
+from emotion_dj.core.machine import cpu_model, cpu_slug
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

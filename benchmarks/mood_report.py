@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import describe, save
-from runtime.frames import FaceResult, Frame, Result
-from runtime.outputs import EventLog
-from runtime.report import write_report
+from emotion_dj.runtime.frames import FaceResult, Frame, Result
+from emotion_dj.runtime.outputs import EventLog
+from emotion_dj.runtime.report import write_report
 
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 

@@ -21,14 +21,14 @@ import numpy as np
 
 from benchmarks.clip import reference_clip
 from benchmarks.machine import describe, save
-from runtime.app import App, RunConfig, build_parts
-from runtime.detectors import create_detector
-from runtime.engines import create_engine
-from runtime.frames import FaceResult, Frame, Result
-from runtime.processor import FrameProcessor
-from runtime.render import Renderer
-from runtime.sources import open_source
-from runtime.stats import Timer
+from emotion_dj.runtime.app import App, RunConfig, build_parts
+from emotion_dj.runtime.detectors import create_detector
+from emotion_dj.runtime.engines import create_engine
+from emotion_dj.runtime.frames import FaceResult, Frame, Result
+from emotion_dj.runtime.processor import FrameProcessor
+from emotion_dj.runtime.render import Renderer
+from emotion_dj.runtime.sources import open_source
+from emotion_dj.runtime.stats import Timer
 
 log = logging.getLogger("benchmarks.pipeline")
 

@@ -24,16 +24,16 @@ import cv2
 import numpy as np
 
 from benchmarks.machine import describe, save
-from core.contract import CropSpec, onnx_path
-from core.paths import WEIGHTS_DIR
-from runtime.detectors import create_detector
-from runtime.engines import create_engine
-from runtime.faces import FaceCropper
-from runtime.frames import Frame
-from runtime.processor import FrameProcessor
-from train.data import load_fer2013
-from train.metrics import classification_report
-from train.placed_faces import (
+from emotion_dj.core.contract import CropSpec, onnx_path
+from emotion_dj.core.paths import WEIGHTS_DIR
+from emotion_dj.runtime.detectors import create_detector
+from emotion_dj.runtime.engines import create_engine
+from emotion_dj.runtime.faces import FaceCropper
+from emotion_dj.runtime.frames import Frame
+from emotion_dj.runtime.processor import FrameProcessor
+from emotion_dj.train.data import load_fer2013
+from emotion_dj.train.metrics import classification_report
+from emotion_dj.train.placed_faces import (
     FACE_SIZES,
     PADDING,
     Found,
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = fit(engine, faces, where, found, engine.info.crop)
         print(spec.to_json())
         if args.apply:
-            from export.metadata import set_crop
+            from emotion_dj.export.metadata import set_crop
 
             set_crop(WEIGHTS_DIR, spec)
             print(f"wrote the crop into {onnx_path(WEIGHTS_DIR, 'fp32').parent}")

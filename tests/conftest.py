@@ -12,9 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-WEIGHTS = ROOT / "weights"
+WEIGHTS = ROOT / "emotion_dj" / "weights"
 
-from train.data import CLASSES, CSV_EMOTIONS  # noqa: E402
+from emotion_dj.train.data import CLASSES, CSV_EMOTIONS  # noqa: E402
 
 
 def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:
@@ -80,7 +80,7 @@ def tiny_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory, tiny_csv) -> Path:
     """A real (tiny) training run: 2 epochs of a narrow net on the tiny CSV."""
-    from train.train import main
+    from emotion_dj.train.train import main
 
     out = tmp_path_factory.mktemp("run")
     assert main(["--data", str(tiny_csv), "--epochs", "2", "--batch-size", "16", "--widths", "8,8,16,16,16",

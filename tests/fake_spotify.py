@@ -39,7 +39,7 @@ class FakeSpotify:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> "FakeSpotify":
+    def start(self) -> FakeSpotify:
         self.thread.start()
         return self
 

@@ -41,6 +41,6 @@ def moving_faces_clip(path: Path, faces: list[np.ndarray], frames: int = 60, fps
 
 
 def demo_portrait() -> np.ndarray:
-    from runtime.sources.demo import demo_face
+    from emotion_dj.runtime.sources.demo import demo_face
 
     return demo_face()

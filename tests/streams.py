@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 
-from runtime.sources.demo import DemoSource
+from emotion_dj.runtime.sources.demo import DemoSource
 
 
 class MjpegServer:
@@ -54,7 +54,7 @@ class MjpegServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/stream.mjpg"
 
-    def __enter__(self) -> "MjpegServer":
+    def __enter__(self) -> MjpegServer:
         self.thread.start()
         return self
 
@@ -73,7 +73,7 @@ class SilentListener:
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
 
-    def __enter__(self) -> "SilentListener":
+    def __enter__(self) -> SilentListener:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -3,7 +3,7 @@ import logging
 import numpy as np
 import pytest
 
-from train.data import CLASSES, DatasetError, load_fer2013
+from emotion_dj.train.data import CLASSES, DatasetError, load_fer2013
 
 
 def test_folder_layout_splits_and_cleaning(tiny_folder, caplog):

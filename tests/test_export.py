@@ -9,13 +9,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from core.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo, onnx_path
-from export.cli import main as export_main
-from export.cli import parse_formats
-from export.onnx_export import ExportError
+from emotion_dj.core.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo, onnx_path
+from emotion_dj.export.cli import main as export_main
+from emotion_dj.export.cli import parse_formats
+from emotion_dj.export.onnx_export import ExportError
+from emotion_dj.train.checkpoint import build_deployable, load_checkpoint
+from emotion_dj.train.evaluate import evaluate
 from tests.conftest import ROOT
-from train.checkpoint import build_deployable, load_checkpoint
-from train.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_evaluate_gives_the_same_report_for_the_onnx_file_as_for_the_checkpoint(
 
 
 def test_evaluate_resizes_faces_for_an_onnx_model_of_another_input_size(tiny_csv, tmp_path):
-    from train.train import main as train_main
+    from emotion_dj.train.train import main as train_main
 
     assert train_main(["--data", str(tiny_csv), "--img-size", "64", "--epochs", "1", "--batch-size", "16",
                        "--widths", "8,8,16,16,16", "--amp", "off", "--out", str(tmp_path)]) == 0
@@ -97,10 +97,11 @@ def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("export", "--weights", "weights/emotion_net.pt", "--formats", "onnx,tflite"), "unknown format(s) tflite"),
-    (("export", "--weights", "pytest.ini"), "corrupt, truncated or not a PyTorch checkpoint"),
-    (("train.evaluate", "--weights", "missing.pt"), "checkpoint not found"),
-    (("train", "--data", "/nonexistent/fer", "--epochs", "1"), "dataset not found"),
+    (("emotion_dj.export", "--weights", "emotion_dj/weights/emotion_net.pt", "--formats", "onnx,tflite"),
+     "unknown format(s) tflite"),
+    (("emotion_dj.export", "--weights", "pyproject.toml"), "corrupt, truncated or not a PyTorch checkpoint"),
+    (("emotion_dj.train.evaluate", "--weights", "missing.pt"), "checkpoint not found"),
+    (("emotion_dj.train", "--data", "/nonexistent/fer", "--epochs", "1"), "dataset not found"),
 ])
 def test_user_errors_end_in_one_line_and_exit_2(args, message):
     result = run_cli(*args)
@@ -131,7 +132,7 @@ def test_flip_average_export_averages_each_face_with_its_mirror(tiny_checkpoint,
         assert meta["test_time_flip"] == "1"
     card = json.loads((out / "model_card.json").read_text())
     assert card["test_time_flip"] is True and card["reproduce"][-1].endswith("--flip-average")
-    from runtime.engines import create_engine
+    from emotion_dj.runtime.engines import create_engine
 
     assert "int8 +flip" in create_engine("onnx", "int8", "cpu", model=onnx_path(out, "int8", "best")).describe()
     # Beside its checkpoint it would overwrite the single-pass model: refused in one line.

@@ -4,8 +4,8 @@ import math
 import cv2
 import numpy as np
 
-from core.contract import CropSpec
-from runtime.faces import FaceCropper
+from emotion_dj.core.contract import CropSpec
+from emotion_dj.runtime.faces import FaceCropper
 
 LANDMARK_SPEC = CropSpec(margin=0.0, eye_scale=2.4, eye_center_y=0.12)
 
@@ -130,7 +130,7 @@ def test_fitted_landmark_weights_in_compact_form_crop_like_the_eye_rule():
 def test_the_landmark_fit_recovers_where_the_crops_lie():
     """Faces whose true crop is a known linear function of their landmarks: the fit finds that function."""
     from benchmarks.pipeline_accuracy import fit_landmark_rule
-    from train.placed_faces import Found, Placement
+    from emotion_dj.train.placed_faces import Found, Placement
 
     rng = np.random.default_rng(0)
     found, where = [], []

@@ -17,9 +17,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from runtime.music.mood import mood_by_name
-from runtime.music.service import PlaylistService
-from runtime.music.spotify import SpotifySettings
+from emotion_dj.runtime.music.mood import mood_by_name
+from emotion_dj.runtime.music.service import PlaylistService
+from emotion_dj.runtime.music.spotify import SpotifySettings
 from tests import processes
 from tests.conftest import ROOT, WEIGHTS
 from tests.fake_spotify import FakeSpotify
@@ -188,7 +188,7 @@ def test_an_output_naming_the_input_is_refused(tmp_path, flag):
 def model_with_classes(tmp_path: Path, classes: list[str]) -> str:
     import onnx
 
-    from export.metadata import attach_metadata
+    from emotion_dj.export.metadata import attach_metadata
 
     path = tmp_path / f"classes{len(classes)}.onnx"
     model = onnx.load(str(WEIGHTS / "emotion_net.int8.onnx"))

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from train.checkpoint import load_checkpoint
-from train.data import CLASSES, DatasetError, load_fer2013
-from train.evaluate import evaluate
-from train.ferplus import FERPLUS_CLASSES, VOTE_COLUMNS, kept_votes
-from train.metrics import choose_logit_adjustment, crowd_agreement, macro_recall, vote_calibration_error
-from train.train import main as train_main
-from train.train import remap_head
+from emotion_dj.train.checkpoint import load_checkpoint
+from emotion_dj.train.data import CLASSES, DatasetError, load_fer2013
+from emotion_dj.train.evaluate import evaluate
+from emotion_dj.train.ferplus import FERPLUS_CLASSES, VOTE_COLUMNS, kept_votes
+from emotion_dj.train.metrics import choose_logit_adjustment, crowd_agreement, macro_recall, vote_calibration_error
+from emotion_dj.train.train import main as train_main
+from emotion_dj.train.train import remap_head
 
 # votes in the file's order: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
 ANGER_9 = [1, 0, 0, 0, 9, 0, 0, 0, 0, 0]

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.music.mood import MoodSnapshot, mood_by_name
-from runtime.music.service import Outcome
-from runtime.music.worker import MusicWorker
-from runtime.report import MAX_FACES, read_events, summary
-from runtime.sources import redact
+from emotion_dj.runtime.music.mood import MoodSnapshot, mood_by_name
+from emotion_dj.runtime.music.service import Outcome
+from emotion_dj.runtime.music.worker import MusicWorker
+from emotion_dj.runtime.report import MAX_FACES, read_events, summary
+from emotion_dj.runtime.sources import redact
 from tests.conftest import ROOT, WEIGHTS
 from tests.streams import MjpegServer
 from tests.test_faults import app_env, frame_lines, one_line_error, run_app, start_app, wait_until
@@ -226,7 +226,7 @@ def test_two_runs_on_one_events_file_never_interleave(tmp_path):
 
 
 def test_token_cache_is_written_0600_never_through_a_symlink(tmp_path):
-    from runtime.music.spotify import PrivateTokenCache
+    from emotion_dj.runtime.music.spotify import PrivateTokenCache
 
     target = tmp_path / "elsewhere.txt"
     target.write_text("not yours")
@@ -239,7 +239,7 @@ def test_token_cache_is_written_0600_never_through_a_symlink(tmp_path):
 
 
 def test_a_token_cache_readable_by_others_is_made_private_with_a_warning(tmp_path, caplog):
-    from runtime.music.spotify import PrivateTokenCache
+    from emotion_dj.runtime.music.spotify import PrivateTokenCache
 
     cache = tmp_path / "token.json"
     cache.write_text(json.dumps({"access_token": "t"}))
@@ -332,7 +332,7 @@ def fixed_batch_model(tmp_path: Path, batch: int) -> Path:
 
 @pytest.mark.parametrize("batch", [1, 8])
 def test_a_fixed_batch_model_runs_with_batches_split_to_it(tmp_path, batch):
-    from runtime.engines import create_engine
+    from emotion_dj.runtime.engines import create_engine
 
     engine = create_engine("onnx", device="cpu", model=fixed_batch_model(tmp_path, batch))
     faces = np.random.default_rng(0).integers(0, 256, (11, 1, 48, 48), dtype=np.uint8)
@@ -351,7 +351,7 @@ def test_a_fixed_batch_model_runs_with_batches_split_to_it(tmp_path, batch):
 def test_crop_metadata_of_the_wrong_type_or_range_is_refused_at_load(tmp_path, crop, message):
     import onnx
 
-    from export.metadata import attach_metadata
+    from emotion_dj.export.metadata import attach_metadata
 
     path = tmp_path / "crop.onnx"
     model = onnx.load(str(WEIGHTS / "emotion_net.int8.onnx"))
@@ -395,7 +395,7 @@ def test_the_music_worker_survives_an_unexpected_error_and_the_next_press_works(
     ({}, {"client_id": "x", "token_cache": 5}, "token_cache must be a string"),
 ])
 def test_a_bad_spotify_setting_is_a_hud_line_not_a_dead_thread(tmp_path, monkeypatch, env, config, message):
-    from runtime.app import LazyPlaylistService, RunConfig
+    from emotion_dj.runtime.app import LazyPlaylistService, RunConfig
 
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config or {}))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from train.model import CustomDeepEmotionNet, DeployableEmotionNet, count_parameters
+from emotion_dj.train.model import CustomDeepEmotionNet, DeployableEmotionNet, count_parameters
 
 
 @pytest.mark.parametrize("size", [48, 64, 128])

@@ -12,9 +12,9 @@ import time
 import pytest
 import requests
 
-from runtime.music.mood import MOODS, mood_by_name, snapshot
-from runtime.music.service import PlaylistService
-from runtime.music.spotify import SpotifySettings, auth_manager
+from emotion_dj.runtime.music.mood import MOODS, mood_by_name, snapshot
+from emotion_dj.runtime.music.service import PlaylistService
+from emotion_dj.runtime.music.spotify import SpotifySettings, auth_manager
 from tests.conftest import ROOT
 from tests.fake_spotify import FakeSpotify
 
@@ -41,7 +41,7 @@ def endpoints_used(fake: FakeSpotify) -> set[tuple[str, str]]:
 
 
 def test_every_emotion_has_a_mood_with_queries():
-    from train.ferplus import FERPLUS_CLASSES
+    from emotion_dj.train.ferplus import FERPLUS_CLASSES
 
     assert set(MOODS) == set(FERPLUS_CLASSES)  # FER2013's 7 classes and FER+'s contempt
     assert all(m.queries and m.title and m.why for m in MOODS.values())
@@ -162,7 +162,7 @@ def test_login_ignores_forged_callbacks_and_stray_requests(fake, tmp_path, monke
     """Login CSRF: a callback without the login's own `state` (or a favicon fetch) neither logs in nor ends the
     login; the real redirect that follows still does."""
     port = free_port()
-    visited = []
+    visited, threads = [], []
 
     def browser(url):
         def visit():
@@ -171,7 +171,8 @@ def test_login_ignores_forged_callbacks_and_stray_requests(fake, tmp_path, monke
             visited.append(requests.get(f"{base}/callback?code=forged", timeout=10).status_code)
             visited.append(requests.get(f"{base}/favicon.ico", timeout=10).status_code)
             visited.append(requests.get(url, timeout=10).status_code)  # the real login, through the fake Spotify
-        threading.Thread(target=visit, daemon=True).start()
+        threads.append(threading.Thread(target=visit, daemon=True))
+        threads[-1].start()
         return True
 
     monkeypatch.setattr("webbrowser.open", browser)
@@ -181,6 +182,7 @@ def test_login_ignores_forged_callbacks_and_stray_requests(fake, tmp_path, monke
     token = manager.get_access_token(check_cache=False)
     token = token["access_token"] if isinstance(token, dict) else token  # the client-secret manager returns a dict
     assert token in fake.tokens
+    threads[0].join(10)  # the browser notes the last page's status after the login has already gone on
     assert visited == [400, 400, 404, 200]
     assert fake.calls.count(("POST", "/api/token")) == 1  # the forged code was never exchanged
     assert "state=" in fake.authorize_urls[-1] and len(manager.state) >= 20
@@ -192,7 +194,7 @@ def test_login_times_out_after_only_forged_callbacks(fake, tmp_path, monkeypatch
         f"http://127.0.0.1:{port}/callback?code=forged&state=wrong", timeout=10), daemon=True).start() or True)
     settings = settings_for(fake, tmp_path, logged_in=False, port=port)
     settings = type(settings)(**{**settings.__dict__, "login_timeout": 1.5})
-    from runtime.music.spotify import MusicError
+    from emotion_dj.runtime.music.spotify import MusicError
 
     with pytest.raises(MusicError, match=r"timed out after 1.5 s \(1 forged or stale callback"):
         auth_manager(settings).get_access_token(check_cache=False)
@@ -201,7 +203,7 @@ def test_login_times_out_after_only_forged_callbacks(fake, tmp_path, monkeypatch
 def test_token_cache_mode_is_tightened_when_it_existed(fake, tmp_path):
     settings = settings_for(fake, tmp_path)
     os.chmod(settings.token_cache, 0o644)
-    from runtime.music.spotify import PrivateTokenCache
+    from emotion_dj.runtime.music.spotify import PrivateTokenCache
 
     PrivateTokenCache(cache_path=str(settings.token_cache)).save_token_to_cache(fake.issue_token())
     assert stat.S_IMODE(os.stat(settings.token_cache).st_mode) == 0o600

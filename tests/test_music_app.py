@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from runtime.app import App, RunConfig, build_parts
+from emotion_dj.runtime.app import App, RunConfig, build_parts
 from tests.fake_spotify import FakeSpotify
 from tests.test_music import settings_for
 

@@ -4,10 +4,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from core.contract import INPUT_NAME, OUTPUT_NAME, onnx_path
+from emotion_dj.core.contract import INPUT_NAME, OUTPUT_NAME, onnx_path
+from emotion_dj.train.checkpoint import build_deployable, load_checkpoint
+from emotion_dj.train.data import load_fer2013
 from tests.conftest import WEIGHTS
-from train.checkpoint import build_deployable, load_checkpoint
-from train.data import load_fer2013
 
 MIN_FACES = 512
 

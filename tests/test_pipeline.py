@@ -3,12 +3,12 @@ import time
 
 import numpy as np
 
-from core.contract import ModelInfo
-from runtime.detectors import Detections
-from runtime.engines import Engine
-from runtime.pipeline import END, Pipeline
-from runtime.processor import FrameProcessor
-from runtime.sources import Source
+from emotion_dj.core.contract import ModelInfo
+from emotion_dj.runtime.detectors import Detections
+from emotion_dj.runtime.engines import Engine
+from emotion_dj.runtime.pipeline import END, Pipeline
+from emotion_dj.runtime.processor import FrameProcessor
+from emotion_dj.runtime.sources import Source
 
 INFO = ModelInfo(classes=tuple("abcdefg"), input_size=48, precision="fp32", temperature=1.0)
 

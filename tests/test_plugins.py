@@ -6,20 +6,20 @@ import sys
 import numpy as np
 import pytest
 
-from core.errors import UserError
-from runtime.detectors import DETECTORS, create_detector
-from runtime.engines import create_engine
-from runtime.sources import open_source, source_kind
+from emotion_dj.core.errors import UserError
+from emotion_dj.runtime.detectors import DETECTORS, create_detector
+from emotion_dj.runtime.engines import create_engine
+from emotion_dj.runtime.sources import open_source, source_kind
 from tests.conftest import ROOT
 
 
 def test_the_architecture_example_adds_a_detector_with_one_file_and_one_line(tmp_path, monkeypatch):
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
-    code = re.search(r"```python\n# runtime/detectors/(\w+)\.py\n(.*?)```", text, re.S)
+    code = re.search(r"```python\n# emotion_dj/runtime/detectors/(\w+)\.py\n(.*?)```", text, re.S)
     module, source = code.group(1), code.group(2)
     (tmp_path / f"{module}.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
-    line = re.search(r'`"centre": "runtime\.detectors\.(\w+):(\w+)",`', text)
+    line = re.search(r'`"centre": "emotion_dj\.runtime\.detectors\.(\w+):(\w+)",`', text)
     monkeypatch.setitem(DETECTORS.plugins, "centre", f"{line.group(1)}:{line.group(2)}")  # the one registry line
     detector = create_detector("centre", fraction=0.25)
     found = detector.detect(np.zeros((400, 600, 3), np.uint8))

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from runtime.report import read_events, summary, write_report
-from runtime.tracking import MoodTimeline
+from emotion_dj.runtime.report import read_events, summary, write_report
+from emotion_dj.runtime.tracking import MoodTimeline
 from tests.conftest import ROOT
 
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, WEIGHTS
 from tests.media import demo_portrait, moving_faces_clip
 
-YUNET = ROOT / "weights" / "face_detection_yunet_2023mar.onnx"  # shipped with the project
+YUNET = WEIGHTS / "face_detection_yunet_2023mar.onnx"  # shipped with the project
 
 
 def run_edge(*args: str, timeout: float = 120, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -84,11 +84,11 @@ def test_known_expressions_are_found_and_labelled(tmp_path, fer_dir):
     """FER2013 PrivateTest faces the shipped model gets right, moving in a clip: the runtime must agree."""
     import onnxruntime as ort
 
-    from runtime.detectors import create_detector
-    from train.data import CLASSES, load_fer2013
+    from emotion_dj.runtime.detectors import create_detector
+    from emotion_dj.train.data import CLASSES, load_fer2013
 
     test = load_fer2013(fer_dir, splits=("test",), drop_blank_in=())["test"]
-    session = ort.InferenceSession(str(ROOT / "weights/emotion_net.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(WEIGHTS / "emotion_net.onnx"), providers=["CPUExecutionProvider"])
     detector = create_detector("yunet", yunet_model=YUNET)
     picked = []
     for wanted in ("happy", "surprise"):
@@ -115,7 +115,7 @@ def test_known_expressions_are_found_and_labelled(tmp_path, fer_dir):
 
 
 def test_runtime_with_onnx_engine_never_imports_torch(tmp_path):
-    code = ("import sys; from runtime.cli import main; "
+    code = ("import sys; from emotion_dj.runtime.cli import main; "
             "rc = main(['--source', 'demo', '--engine', 'onnx', '--max-frames', '5', '--headless']); "
             "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
     env = {**os.environ, "EMOTION_DJ_CACHE": "/nonexistent-cache"}

@@ -6,12 +6,12 @@ code with stand-ins everywhere else). Plans go to a temporary cache, never the u
 import numpy as np
 import pytest
 
-from runtime.engines import EngineUnavailable
+from emotion_dj.runtime.engines import EngineUnavailable
 
 
 @pytest.fixture(scope="module")
 def gpu_with_tensorrt():
-    from runtime.engines.trt_plan import gpu_name, import_cudart, import_tensorrt
+    from emotion_dj.runtime.engines.trt_plan import gpu_name, import_cudart, import_tensorrt
 
     try:
         import_tensorrt()
@@ -22,7 +22,7 @@ def gpu_with_tensorrt():
 
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-3), ("fp16", 1e-2), ("int8", 5e-2)])
 def test_trt_plan_matches_onnx_runtime(gpu_with_tensorrt, precision, tolerance, tmp_path, monkeypatch):
-    from runtime.engines import create_engine
+    from emotion_dj.runtime.engines import create_engine
 
     monkeypatch.setenv("EMOTION_DJ_CACHE", str(tmp_path))
     faces = np.random.default_rng(0).integers(0, 256, (40, 1, 48, 48), dtype=np.uint8)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.contract import onnx_path
+from emotion_dj.core.contract import onnx_path
 from tests.conftest import ROOT, WEIGHTS
 
 FAKES = Path(__file__).resolve().parent / "fakes"
@@ -48,7 +48,7 @@ def fakes(monkeypatch, tmp_path):
 
 
 def trt_engine(precision: str = "fp32"):
-    from runtime.engines import create_engine
+    from emotion_dj.runtime.engines import create_engine
 
     return create_engine("trt", precision, "cuda")
 
@@ -58,7 +58,7 @@ def faces(count: int, seed: int = 0) -> np.ndarray:
 
 
 def test_the_engine_matches_onnx_runtime_and_splits_large_batches(fakes):
-    from runtime.engines import create_engine
+    from emotion_dj.runtime.engines import create_engine
 
     trt, _ = fakes
     engine = trt_engine()
@@ -76,7 +76,7 @@ def test_precision_auto_is_fp16_on_tensorrt(fakes):
 
 
 def test_plans_are_cached_and_keyed_by_model_gpu_version_and_settings(fakes, tmp_path):
-    from runtime.engines.trt_plan import BuildSettings, plan_path
+    from emotion_dj.runtime.engines.trt_plan import BuildSettings, plan_path
 
     trt, _ = fakes
     trt_engine()
@@ -115,7 +115,7 @@ def test_a_corrupt_plan_is_deleted_and_rebuilt_once(fakes, tmp_path):
 
 
 def test_a_failed_build_leaves_no_plan_behind(fakes, tmp_path):
-    from runtime.engines import EngineUnavailable
+    from emotion_dj.runtime.engines import EngineUnavailable
 
     trt, _ = fakes
     trt.MODE = "build-none"
@@ -135,7 +135,7 @@ FAILURES = [
 
 @pytest.mark.parametrize("mode, cuda_settings, message", FAILURES, ids=[f[2] for f in FAILURES])
 def test_every_failure_is_engine_unavailable_and_auto_falls_back(fakes, mode, cuda_settings, message):
-    from runtime.engines import EngineUnavailable, create_engine
+    from emotion_dj.runtime.engines import EngineUnavailable, create_engine
 
     trt, cudart = fakes
     trt.MODE = mode
@@ -147,7 +147,7 @@ def test_every_failure_is_engine_unavailable_and_auto_falls_back(fakes, mode, cu
 
 
 def test_tensorrt_8_is_refused_before_anything_is_built(fakes, monkeypatch):
-    from runtime.engines import EngineUnavailable
+    from emotion_dj.runtime.engines import EngineUnavailable
 
     old = load_fake("tensorrt", "tensorrt/__init__.py")
     old.__version__ = "8.6.1"
@@ -159,7 +159,7 @@ def test_tensorrt_8_is_refused_before_anything_is_built(fakes, monkeypatch):
 
 
 def test_missing_cuda_python_is_engine_unavailable(fakes, monkeypatch):
-    from runtime.engines import EngineUnavailable
+    from emotion_dj.runtime.engines import EngineUnavailable
 
     for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime"):
         monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: import raises ImportError
@@ -205,7 +205,7 @@ def test_run_edge_runs_the_trt_engine_through_the_fakes(tmp_path):
 # -- no GPU needed at all -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_no_dequantize_linear_takes_a_non_8_bit_input(precision):
-    from export.int8 import dequantize_input_types
+    from emotion_dj.export.int8 import dequantize_input_types
 
     types = Counter(dequantize_input_types(onnx_path(WEIGHTS, precision)).values())
     assert set(types) <= {"INT8", "UINT8"}, types  # TensorRT's dequantize takes 8-bit inputs only
@@ -216,7 +216,7 @@ def test_no_dequantize_linear_takes_a_non_8_bit_input(precision):
 def test_an_onnx_runtime_that_falls_back_to_cpu_is_reported_as_such(monkeypatch, caplog):
     import onnxruntime as ort
 
-    from runtime.engines import EngineUnavailable, create_engine
+    from emotion_dj.runtime.engines import EngineUnavailable, create_engine
 
     real_session = ort.InferenceSession
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from runtime.tracking import FaceTracker, iou_matrix
+from emotion_dj.runtime.tracking import FaceTracker, iou_matrix
 
 
 def test_iou():

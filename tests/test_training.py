@@ -4,17 +4,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.metadata import train_commands
-from train.checkpoint import load_checkpoint
-from train.metrics import (
+from emotion_dj.export.metadata import train_commands
+from emotion_dj.train.checkpoint import load_checkpoint
+from emotion_dj.train.metrics import (
     classification_report,
     expected_calibration_error,
     fit_temperature,
     softmax,
 )
-from train.model import CustomDeepEmotionNet
-from train.train import main as train_main
-from train.train import train_one_epoch
+from emotion_dj.train.model import CustomDeepEmotionNet
+from emotion_dj.train.train import main as train_main
+from emotion_dj.train.train import train_one_epoch
 
 
 class _Bar:
@@ -122,7 +122,7 @@ def test_extra_training_faces_join_the_run_and_the_recipe(tiny_csv, tmp_path, ca
     best = load_checkpoint(tmp_path / "run" / "best.pt")
     assert best["dataset"]["extra_train"] == [{"path": str(extra), "images": 22, "about": about}]
     made, trained = train_commands(best, "runs/x")
-    assert made.startswith(f"python -m train.detector_crops --data $FER2013_DIR --out {extra} --crop ")
+    assert made.startswith(f"python -m emotion_dj.train.detector_crops --data $FER2013_DIR --out {extra} --crop ")
     assert '"eye_scale": 2.7' in made and made.endswith("--seed 3")
     assert f"--extra-train {extra} " in trained
     # A later stage started from it still lists how its crops were made.
@@ -137,7 +137,7 @@ def test_extra_training_faces_join_the_run_and_the_recipe(tiny_csv, tmp_path, ca
 
 
 def test_detector_crops_user_errors_end_in_one_line(tmp_path, capsys):
-    from train.detector_crops import main as crops_main
+    from emotion_dj.train.detector_crops import main as crops_main
 
     cases = [(["--crop", "{bad"], "--crop"), (["--weights", str(tmp_path / "none")], "model_card.json"),
              (["--out", str(tmp_path / "file" / "x.npz")], "cannot write")]

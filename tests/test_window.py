@@ -70,7 +70,7 @@ def screenshot(display: str) -> np.ndarray:
 
 def picture_checks(shot: np.ndarray) -> dict[str, bool]:
     """The window's area shows a frame with the HUD (dark band, white text) and face boxes in class colours."""
-    from runtime.render import PALETTE
+    from emotion_dj.runtime.render import PALETTE
 
     frame = shot[:480, :640].astype(int)
     hud = frame[:40, :200]
@@ -118,7 +118,7 @@ def test_window_shows_annotated_frames_and_q_quits(display):
         shot = screenshot(display)
         cv2.imwrite(keep, shot[:480, :640])
     # the live mood strip under the HUD (3 lines: 62 px) shows the main face's recent mood in class colours
-    from runtime.render import PALETTE, STRIP_HEIGHT, STRIP_WIDTH
+    from emotion_dj.runtime.render import PALETTE, STRIP_HEIGHT, STRIP_WIDTH
 
     strip = shot[66:66 + STRIP_HEIGHT, 6:6 + STRIP_WIDTH].astype(int)
     coloured = sum(int((np.abs(strip - np.array(c)).max(axis=2) <= 2).sum()) for c in PALETTE)

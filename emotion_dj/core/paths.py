@@ -1,0 +1,29 @@
+"""Where Emotion DJ keeps files of its own: the project's shipped weights and the user's cache folder."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from emotion_dj.core.errors import UserError
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+WEIGHTS_DIR = PACKAGE_DIR / "weights"  # package data: installed with the package, read from here in a checkout
+PROJECT_ROOT = PACKAGE_DIR.parent  # the checkout (benchmarks and tests run from it; an installed package has none)
+
+
+def cache_root() -> Path:
+    """$EMOTION_DJ_CACHE, else $XDG_CACHE_HOME/emotion-dj, else ~/.cache/emotion-dj (not created here)."""
+    base = os.environ.get("EMOTION_DJ_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "emotion-dj")
+    return Path(base).expanduser()
+
+
+def cache_dir(kind: str, create: bool = False) -> Path:
+    """A sub-folder of the cache (e.g. 'trt'); `create` makes it, and a folder that cannot be made is a UserError."""
+    path = cache_root() / kind
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"cannot create the cache folder {path}: {error.strerror} "
+                            "(set EMOTION_DJ_CACHE to a writable folder)") from None
+    return path

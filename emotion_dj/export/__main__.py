@@ -1,0 +1,5 @@
+import sys
+
+from emotion_dj.export.cli import main
+
+sys.exit(main())

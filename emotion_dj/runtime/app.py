@@ -1,0 +1,264 @@
+"""The main thread of run_edge.py: run the pipeline, draw, show, record, log, react to keys and signals.
+
+`build_parts(config)` makes the parts (engine, detector, source, window, outputs, music) and checks the
+configuration; `App(config, parts)` runs them. Tests inject their own parts.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emotion_dj.core.outputs import Output, guard_outputs
+from emotion_dj.runtime.detectors import Detector, create_detector
+from emotion_dj.runtime.engines import Engine, create_engine
+from emotion_dj.runtime.frames import Result, RunSummary
+from emotion_dj.runtime.music.mood import Mood, MoodSnapshot, snapshot
+from emotion_dj.runtime.music.service import Outcome, PlaylistService
+from emotion_dj.runtime.music.spotify import MusicError, SpotifySettings
+from emotion_dj.runtime.music.worker import MusicWorker
+from emotion_dj.runtime.outputs import EventLog, OutputError, Recorder
+from emotion_dj.runtime.pipeline import END, Pipeline
+from emotion_dj.runtime.processor import FrameProcessor
+from emotion_dj.runtime.render import Renderer
+from emotion_dj.runtime.shutdown import STOP, StopFlag
+from emotion_dj.runtime.sources import Source, open_source, source_kind
+from emotion_dj.runtime.stats import Timer
+from emotion_dj.runtime.window import QUIT_KEYS, Window
+
+log = logging.getLogger(__name__)
+HUD_REFRESH = 0.5  # seconds between HUD text updates (percentiles are not computed per frame)
+
+
+@dataclass
+class RunConfig:
+    source: str = "0"
+    engine: str = "auto"
+    precision: str = "auto"
+    device: str = "auto"
+    detector: str = "auto"
+    model: Path | None = None
+    yunet_model: Path | None = None
+    detect_width: int = 320
+    detect_every: int = 1
+    ort_threads: int | None = None  # None: the ONNX engine's own default
+    stream_timeout: float = 5.0
+    reconnect: int = 0
+    headless: bool = False
+    record: Path | None = None
+    events: Path | None = None
+    max_frames: int = 0
+    draw: bool | None = None  # None: draw when a window or a recording will show it
+    pace: bool | None = None  # None: play files at their frame rate when a window shows them
+    playlist_tracks: int = 20
+    playlist_public: bool = False
+    open_links: bool = True
+
+
+@dataclass
+class AppParts:
+    engine: Engine
+    detector: Detector
+    source: Source
+    window: Window | None
+    recorder: Recorder | None
+    events: EventLog | None
+    make_playlist: Callable[[Mood, Callable[[str], None]], Outcome]  # (mood, say a line to the HUD) -> outcome
+
+
+def refuse_overwriting_inputs(config: RunConfig) -> None:
+    """An output naming an input (or another output) would destroy it: refuse before anything is opened."""
+    guard_outputs({"--source": config.source, "--model": config.model, "--yunet-model": config.yunet_model},
+                  [output for output in (Output("--record", config.record, "the recording") if config.record else None,
+                                         Output("--events", config.events, "events") if config.events else None)
+                   if output is not None])
+
+
+class LazyPlaylistService:
+    """The P key's action. Spotify settings are read on the first press, so a bad Spotify configuration never
+    stops an app that is not asked for music; it shows in the HUD when P is pressed."""
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self._service: PlaylistService | None = None
+
+    def __call__(self, mood: Mood, say: Callable[[str], None]) -> Outcome:
+        if self._service is None:
+            try:
+                settings = SpotifySettings.load()
+            except MusicError as error:
+                return Outcome(False, str(error))
+            except (TypeError, ValueError) as error:  # e.g. a token_cache that is not a string, a port out of range
+                return Outcome(False, f"bad Spotify setting: {error}")
+            c = self.config
+            self._service = PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public,
+                                            open_links=c.open_links, notify=say)
+        return self._service.create(mood)
+
+
+def build_parts(config: RunConfig) -> AppParts:
+    """Every part the run needs; cheap checks first, so a bad flag fails before the slow loads."""
+    refuse_overwriting_inputs(config)
+    engine_options = {} if config.ort_threads is None else {"threads": config.ort_threads}
+    engine = create_engine(config.engine, config.precision, config.device, model=config.model, **engine_options)
+    detector_options = {"detect_width": config.detect_width}
+    if config.yunet_model is not None:
+        detector_options["yunet_model"] = config.yunet_model
+    detector = create_detector(config.detector, **detector_options)
+    window = None if config.headless else Window.open("Emotion DJ")
+    source_options = {"loop": window is not None}  # a window keeps showing the demo or an image until Q
+    if source_kind(config.source.strip()) == "stream":
+        source_options.update(timeout=config.stream_timeout, reconnect=config.reconnect)
+    source = open_source(config.source, **source_options)
+    engine.warmup()
+    recorder = Recorder(config.record, source.fps) if config.record else None
+    events = EventLog(config.events, engine.info.classes) if config.events else None
+    return AppParts(engine, detector, source, window, recorder, events, LazyPlaylistService(config))
+
+
+class App:
+    def __init__(self, config: RunConfig, parts: AppParts, stop: StopFlag = STOP):
+        self.config, self.stop = config, stop
+        self.window, self.recorder, self.events = parts.window, parts.recorder, parts.events
+        self.classes = parts.engine.info.classes
+        self.renderer = Renderer(self.classes)
+        self.draw = config.draw if config.draw is not None else bool(self.window or self.recorder)
+        pace = config.pace if config.pace is not None else self.window is not None
+        self.processor = FrameProcessor(parts.detector, parts.engine, config.detect_every)
+        self.pipeline = Pipeline(parts.source, self.processor, pace=pace, max_frames=config.max_frames)
+        self.music = MusicWorker(parts.make_playlist, on_done=self.on_playlist_done)
+        self.status = ""  # one line for the HUD when no music status is showing
+        self.rendered = 0
+        self._hud: list[str] = []
+        self._hud_at = 0.0
+        self.quit_reason = "source ended"
+        self.output_error: str | None = None
+        self._finished: list[dict] = []  # playlist outcomes from the music thread, for the event log
+        self._timeline = np.zeros_like(self.processor.timeline.samples)  # the strip's copy, refreshed 4 times a second
+        self._timeline_seen = 0
+
+    def hud_lines(self) -> list[str]:
+        now = time.perf_counter()
+        if now - self._hud_at >= HUD_REFRESH:
+            s = self.pipeline.summary()
+            stages = "  ".join(f"{k} {v.p50_ms:.1f}" for k, v in s.stages.items() if v.count)
+            self._hud = [f"{s.fps:.0f} FPS  |  {s.engine}  |  {s.detector}",
+                         f"ms p50: {stages}",
+                         f"dropped {s.dropped_capture + s.dropped_render}  |  P: playlist  Q: quit"]
+            if s.nonfinite_outputs:
+                self._hud.append(f"model output NaN/Inf: {s.nonfinite_outputs} face(s) left out")
+            self._hud_at = now
+        status = self.music.status or self.status
+        return self._hud + ([status] if status else [])
+
+    def on_key(self, key: int) -> bool:
+        """React to a key; False means quit."""
+        if key in QUIT_KEYS:
+            self.quit_reason = "quit by key"
+            return False
+        if key in (ord("p"), ord("P")):
+            self.snapshot_mood()
+        return True
+
+    def snapshot_mood(self) -> MoodSnapshot | None:
+        """P: the main face's mood over the last seconds -> a playlist, made on the music worker thread."""
+        main = self.processor.main_face()
+        if main is None:
+            self.music.status, self.status = "", "P: no face in view, no mood to play"
+            return None
+        face_id, mood = main
+        snap = snapshot(self.classes, mood, face_id)
+        started = self.music.request(snap)
+        if self.events:
+            self.events.event("mood_snapshot", t=round(self.elapsed(), 3), face=face_id, mood=snap.probs,
+                              playlist_mood=snap.mood.title, started=started)
+        return snap
+
+    def on_playlist_done(self, snap: MoodSnapshot, outcome: Outcome) -> None:
+        """On the music thread: note the outcome; the main thread writes it to the events (one writer)."""
+        log.info("playlist for %s: %s", snap.describe(), outcome.message)
+        self._finished.append({"t": round(self.elapsed(), 3), "face": snap.face_id, "ok": outcome.ok,
+                               "message": outcome.message})
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.pipeline.counters.started
+
+    def handle(self, result: Result) -> None:
+        if self.draw:
+            with Timer(self.pipeline.times, "render"):
+                image = result.frame.image
+                self.renderer.draw_faces(image, result)
+                self.renderer.draw_hud(image, self.hud_lines())
+                seen = self.processor.timeline_into(self._timeline, self._timeline_seen)
+                if seen != self._timeline_seen:
+                    self._timeline_seen = seen
+                    self.renderer.update_strip(self._timeline, seen)
+                self.renderer.draw_strip(image)
+                if self.recorder:
+                    self.recorder.write(image)
+                if self.window:
+                    self.window.show(image)
+        if self.events:
+            self.events.frame(result)
+            while self._finished:
+                self.events.event("playlist", **self._finished.pop(0))
+        self.rendered += 1
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            item = self.pipeline.next_result()
+            if item is END:
+                return
+            if item is not None:
+                self.handle(item)
+            if self.events:
+                self.events.flush_if_due()
+            if self.window:
+                key = self.window.poll_key()
+                if key is not None and not self.on_key(key):
+                    return
+                if self.window.closed():
+                    self.quit_reason = "window closed"
+                    return
+        self.quit_reason = self.stop.reason
+
+    def run(self) -> RunSummary:
+        if self.stop.is_set():  # a signal arrived while the parts were being built
+            self.quit_reason = self.stop.reason
+        else:
+            self.pipeline.start()
+            try:
+                self._loop()
+            except OutputError as error:
+                self.output_error = str(error)
+        joined = self.pipeline.stop(timeout=1.0)
+        self._close_outputs()
+        if self.window:
+            self.window.close()
+        self.music.join(timeout=0.5)  # a request in flight is abandoned, not waited for
+        summary = self.pipeline.summary()
+        summary.frames_rendered = self.rendered
+        summary.threads_joined = joined
+        summary.error = self.output_error or summary.error
+        summary.stopped_by = "error" if summary.error else self.quit_reason
+        if self.recorder:
+            summary.recorded_frames = self.recorder.frames
+        if self.events:
+            summary.events_lines = self.events.lines
+        if self.music.last:
+            summary.music = self.music.status
+        return summary
+
+    def _close_outputs(self) -> None:
+        """Finalise the video and flush the events, each whatever happens to the other."""
+        for output in (self.recorder, self.events):
+            if output is None:
+                continue
+            try:
+                output.close()
+            except OutputError as error:
+                self.output_error = self.output_error or str(error)

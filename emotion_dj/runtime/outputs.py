@@ -1,0 +1,121 @@
+"""What a run may write, only when asked: the annotated video (--record) and the event log (--events).
+
+Both are finalised on every way a run ends (App.run closes them after the pipeline stops); the event log is
+also flushed every second, even while no frame arrives, so a run killed without warning loses at most a second
+of lines. An events file is locked while written: a second run naming it is refused.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emotion_dj.core.outputs import OutputError, check_writable
+from emotion_dj.runtime.frames import Result
+
+EVENTS_FLUSH_SECONDS = 1.0
+
+
+class Recorder:
+    """Annotated frames to a video file; the encoder opens at the first frame's size."""
+
+    def __init__(self, path: Path, fps: float):
+        self.path, self.fps = Path(path), fps
+        self.writer: cv2.VideoWriter | None = None
+        self.frames = 0
+        check_writable(self.path, "the recording")
+
+    def write(self, image: np.ndarray) -> None:
+        if self.writer is None:
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
+            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (image.shape[1], image.shape[0]))
+            if not self.writer.isOpened():
+                raise OutputError(f"cannot record to {self.path}: no video encoder for this file type (use .mp4 or .avi)")
+        self.writer.write(image)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()  # finalises the container (moov atom / index)
+            self.writer = None
+
+
+class EventLog:
+    """One JSON line per processed frame, plus one line per user event (e.g. a mood snapshot).
+
+    Each face carries `probs` (smoothed, what the screen shows) and `raw` (this frame's model output).
+    """
+
+    def __init__(self, path: Path, classes: tuple[str, ...]):
+        self.path = Path(path)
+        self.classes = classes
+        check_writable(self.path, "events")
+        try:
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
+        try:
+            # Two runs writing one events file would interleave their lines: the second is refused (an advisory
+            # lock, held until close), before the file is emptied.
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise OutputError(f"events file {self.path} is being written by another running Emotion DJ: "
+                              "give this run its own --events file") from None
+        if stat.S_ISREG(os.fstat(descriptor).st_mode):  # a device or a FIFO (/dev/full, a pipe) is not emptied
+            os.ftruncate(descriptor, 0)
+        self.file = os.fdopen(descriptor, "w", buffering=1 << 16)
+        self.lines = 0
+        self._flushed_at = time.monotonic()
+
+    def _probs(self, probs: np.ndarray) -> dict[str, float]:
+        return {name: round(float(p), 4) for name, p in zip(self.classes, probs)}
+
+    def frame(self, result: Result) -> None:
+        faces = [{
+            "id": face.id,
+            "box": list(face.box),
+            "label": self.classes[int(face.probs.argmax())],
+            "score": round(float(face.probs.max()), 4),
+            "probs": self._probs(face.probs),
+            "raw": self._probs(face.raw),
+        } for face in result.faces]
+        self._write({"frame": result.frame.index, "t": round(result.frame.timestamp, 4),
+                     "detected": result.detected, "faces": faces})
+
+    def event(self, kind: str, **fields) -> None:
+        self._write({"event": kind, **fields})
+
+    def _write(self, record: dict) -> None:
+        try:
+            # allow_nan=False: the file stays JSON (RFC 8259); the frame processor keeps NaN out of results.
+            self.file.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
+        except OSError as error:
+            raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
+        self.lines += 1
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """Flush if the last flush is a second old; the app also calls this while no frame arrives (a stalled
+        stream), so a run killed at any moment loses at most a second of lines."""
+        now = time.monotonic()
+        if now - self._flushed_at >= EVENTS_FLUSH_SECONDS:
+            try:
+                self.file.flush()
+            except OSError as error:
+                raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
+            self._flushed_at = now
+
+    def close(self) -> None:
+        if self.file.closed:
+            return
+        try:
+            self.file.close()
+        except OSError as error:
+            raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None

@@ -1,0 +1,104 @@
+"""Frame sources: one class per kind, one registry line each (core.plugins).
+
+    source = open_source("demo")       # or "0", "clip.mp4", "face.jpg", "rtsp://..."
+    image = source.read()              # BGR frame, or None when the source has ended
+
+Which kind a --source string is, is decided by SOURCE_ORDER: the first kind whose `claims(spec)` is true.
+A live source (camera, stream) is read as fast as it delivers and the pipeline keeps only its newest
+frame; a file source can be processed frame by frame. A live source that stops delivering is an error
+(or a reconnect), never a normal end.
+"""
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from emotion_dj.core.errors import UserError
+from emotion_dj.core.plugins import Plugin, Registry, Unavailable
+
+
+class SourceError(UserError):
+    """A source that cannot be opened or that failed while running; the message is one line, without secrets."""
+
+
+@dataclass
+class SourceOptions:
+    spec: str = ""
+    loop: bool = False  # start again at the end (a window showing a file or an image)
+
+
+class Source(Plugin):
+    Options = SourceOptions
+    live: bool = False  # True: frames arrive in real time and stale ones should be dropped
+    fps: float = 30.0
+
+    @classmethod
+    @abstractmethod
+    def claims(cls, spec: str) -> bool:
+        """True if a --source string names this kind of source."""
+
+    @abstractmethod
+    def read(self) -> np.ndarray | None:
+        """The next BGR frame, or None at the end of a finite source. A live source that fails raises SourceError."""
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def close(self) -> None:
+        pass
+
+
+SOURCES = Registry("source", {
+    "demo": "emotion_dj.runtime.sources.demo:DemoSource",
+    "camera": "emotion_dj.runtime.sources.capture:CameraSource",
+    "stream": "emotion_dj.runtime.sources.capture:StreamSource",
+    "image": "emotion_dj.runtime.sources.image:ImageSource",
+    "video": "emotion_dj.runtime.sources.capture:VideoFileSource",
+}, unavailable=Unavailable)
+SOURCE_ORDER = ("demo", "camera", "stream", "image", "video")  # the first kind that claims a spec opens it
+
+
+# Query parameters that carry secrets in camera and streaming URLs (compared in lower case, without - and _).
+SECRET_KEYS = {"password", "passwd", "pass", "pwd", "secret", "token", "accesstoken", "apikey", "key", "auth",
+               "authorization", "signature", "sig", "credential", "credentials"}
+
+
+def redact(text: str) -> str:
+    """A URL without its credentials, for messages and the HUD: the whole userinfo (everything before the last '@'
+    of the authority, so a password holding '@' goes too) and the values of secret-looking query parameters, for
+    every scheme."""
+    text = str(text)
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", text, re.DOTALL)
+    if not match:
+        return text
+    scheme, authority, rest = match.groups()
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    path, _, query = rest.partition("?")
+    if query:
+        query, hash_mark, fragment = query.partition("#")
+        parts = []
+        for part in query.split("&"):
+            key, equals, _value = part.partition("=")
+            secret = re.sub(r"[-_]", "", key.lower()) in SECRET_KEYS
+            parts.append(f"{key}=***" if equals and secret else part)
+        rest = f"{path}?{'&'.join(parts)}{hash_mark}{fragment}"
+    return f"{scheme}{authority}{rest}"
+
+
+def source_kind(spec: str) -> str:
+    for kind in SOURCE_ORDER:
+        if SOURCES.plugin_class(kind).claims(spec):
+            return kind
+    raise UserError(f"cannot tell what --source '{redact(spec)}' is")
+
+
+def open_source(spec: str, **options) -> Source:
+    """Open `spec`; errors a user can cause (no camera, bad path, undecodable file) raise UserError."""
+    spec = str(spec).strip()
+    if not spec:
+        raise UserError("empty --source: give a camera index, a file, a URL or 'demo'")
+    return SOURCES.create(source_kind(spec), spec=spec, **options)

@@ -1,0 +1,156 @@
+"""Sources read through cv2.VideoCapture: a camera index, a video file, an RTSP/HTTP/UDP stream.
+
+Streams are opened with explicit open and read timeouts, so neither a listener that never answers nor a
+stream that stalls can hold a thread inside OpenCV for long (and Ctrl-C is never stuck behind it).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emotion_dj.runtime.sources import Source, SourceError, SourceOptions, redact
+
+log = logging.getLogger(__name__)
+URL_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+MAX_CAMERA_INDEX = 1023
+
+
+def frame_rate(capture: cv2.VideoCapture) -> float:
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return fps if 1.0 <= fps <= 240.0 else 30.0
+
+
+class CameraSource(Source):
+    live = True
+
+    def __init__(self, capture: cv2.VideoCapture, index: int):
+        self.capture, self.index = capture, index
+        self.fps = frame_rate(capture)
+
+    @classmethod
+    def claims(cls, spec: str) -> bool:
+        return spec.isdigit()
+
+    @classmethod
+    def create(cls, options: SourceOptions) -> CameraSource:
+        index = int(options.spec)
+        if index > MAX_CAMERA_INDEX:
+            raise SourceError(f"camera index {options.spec} is out of range (0 to {MAX_CAMERA_INDEX})")
+        capture = cv2.VideoCapture(index)
+        if not capture.isOpened():
+            raise SourceError(f"camera {index} could not be opened (none connected, or in use) "
+                              "- try --source demo or a video file")
+        return cls(capture, index)
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.capture.read()
+        if not ok:
+            raise SourceError(f"camera {self.index} stopped delivering frames (unplugged?)")
+        return frame
+
+    def describe(self) -> str:
+        return f"camera {self.index}"
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+@dataclass
+class StreamOptions(SourceOptions):
+    timeout: float = 5.0  # seconds to open the stream, and the longest wait for one frame
+    reconnect: int = 0  # times to reopen a stream that stalls or drops before giving up
+
+
+class StreamSource(Source):
+    live = True
+    Options = StreamOptions
+
+    def __init__(self, options: StreamOptions, capture: cv2.VideoCapture):
+        self.options, self.capture = options, capture
+        self.label = f"stream {redact(options.spec)}"
+        self.fps = frame_rate(capture)
+        self.reconnects = 0
+
+    @classmethod
+    def claims(cls, spec: str) -> bool:
+        return spec.lower().startswith(URL_PREFIXES)
+
+    @staticmethod
+    def _open(options: StreamOptions) -> cv2.VideoCapture:
+        ms = int(options.timeout * 1000)
+        capture = cv2.VideoCapture(options.spec, cv2.CAP_FFMPEG,
+                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"stream {redact(options.spec)} could not be opened within {options.timeout:g} s "
+                              "(unreachable, or not a video stream)")
+        return capture
+
+    @classmethod
+    def create(cls, options: StreamOptions) -> StreamSource:
+        return cls(options, cls._open(options))
+
+    def read(self) -> np.ndarray | None:
+        while True:
+            ok, frame = self.capture.read()
+            if ok:
+                return frame
+            if self.reconnects >= self.options.reconnect:
+                raise SourceError(f"{self.label} stopped delivering frames (no frame for {self.options.timeout:g} s"
+                                  + (f", {self.reconnects} reconnects tried)" if self.reconnects else "); --reconnect N retries"))
+            self.reconnects += 1
+            log.warning("%s stalled: reconnecting (%d of %d)", self.label, self.reconnects, self.options.reconnect)
+            self.capture.release()
+            try:
+                self.capture = self._open(self.options)
+            except SourceError as error:
+                log.warning("%s", error)
+                self.capture = cv2.VideoCapture()  # closed: its read() fails at once and the loop tries again
+
+    def describe(self) -> str:
+        return self.label
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+class VideoFileSource(Source):
+    live = False
+
+    def __init__(self, capture: cv2.VideoCapture, path: Path, first: np.ndarray):
+        self.capture, self.path = capture, path
+        self.fps = frame_rate(capture)
+        self._first: np.ndarray | None = first  # read once at open to prove the file decodes
+
+    @classmethod
+    def claims(cls, spec: str) -> bool:
+        return True  # the last kind tried: anything else is taken as a video file
+
+    @classmethod
+    def create(cls, options: SourceOptions) -> VideoFileSource:
+        path = Path(options.spec).expanduser()
+        if not path.is_file():
+            raise SourceError(f"video not found: {path}")
+        capture = cv2.VideoCapture(str(path))
+        ok, first = capture.read() if capture.isOpened() else (False, None)
+        if not ok:
+            capture.release()
+            raise SourceError(f"cannot decode video {path} (corrupt, empty or not a video)")
+        return cls(capture, path, first)
+
+    def read(self) -> np.ndarray | None:
+        if self._first is not None:
+            frame, self._first = self._first, None
+            return frame
+        ok, frame = self.capture.read()
+        return frame if ok else None
+
+    def describe(self) -> str:
+        return f"video {self.path.name}"
+
+    def close(self) -> None:
+        self.capture.release()
