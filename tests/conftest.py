@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# The suite sees only the environment its tests set: a developer's own settings (a camera, a model, a Spotify
+# login, frame limits) never reach the code under test or the processes it starts, nor do their config and cache
+# folders. EMOTION_DJ_SCREENSHOT stays: it asks the window test for the README's picture.
+for _name in list(os.environ):
+    if (_name.startswith(("EMOTION_DJ_", "SPOTIFY_", "SPOTIPY_")) and _name != "EMOTION_DJ_SCREENSHOT") \
+            or _name in ("YUNET_MODEL", "FERPLUS_LABELS", "RAY_ADDRESS"):
+        del os.environ[_name]
+_SANDBOX = Path(tempfile.mkdtemp(prefix="emotion-dj-tests-"))
+os.environ["EMOTION_DJ_CONFIG"] = str(_SANDBOX / "no-config.json")
+os.environ["EMOTION_DJ_CACHE"] = str(_SANDBOX / "cache")
+os.environ["XDG_CONFIG_HOME"] = str(_SANDBOX / "config")
 WEIGHTS = ROOT / "emotion_dj" / "weights"
 
 from emotion_dj.train.data import CLASSES, CSV_EMOTIONS  # noqa: E402

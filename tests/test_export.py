@@ -62,6 +62,9 @@ def test_model_card_lists_files_and_metrics(exported):
     assert card["classes"][0] == "angry" and card["input"]["dtype"] == "uint8"
     assert {"checkpoint", "onnx-fp32", "onnx-fp16", "onnx-int8"} <= set(card["files"])
     assert "accuracy" in card["metrics"]["test"] and card["temperature"] > 0
+    # what --precision auto reads: each exported precision's measured val and test accuracy
+    assert set(card["precisions"]) == {"fp32", "fp16", "int8"}
+    assert all(0 <= card["precisions"][p][split]["accuracy"] <= 1 for p in card["precisions"] for split in ("val", "test"))
 
 
 def test_evaluate_gives_the_same_report_for_the_onnx_file_as_for_the_checkpoint(exported, tiny_checkpoint, tiny_csv):

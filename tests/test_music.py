@@ -2,6 +2,7 @@
 import json
 import logging
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -28,7 +29,10 @@ def fake():
     server.stop()
 
 
-def settings_for(fake: FakeSpotify, tmp_path, logged_in: bool = True, timeout: float = 10.0, port: int = 8888) -> SpotifySettings:
+def settings_for(fake: FakeSpotify, tmp_path, logged_in: bool = True, timeout: float = 10.0,
+                 port: int | None = None) -> SpotifySettings:
+    """Settings against the fake; the login port is a free one (a fixed 8888 collides with a user's own app)."""
+    port = port or free_port()
     cache = tmp_path / "token.json"
     if logged_in:
         cache.write_text(json.dumps(fake.issue_token()))
@@ -37,7 +41,9 @@ def settings_for(fake: FakeSpotify, tmp_path, logged_in: bool = True, timeout: f
 
 
 def endpoints_used(fake: FakeSpotify) -> set[tuple[str, str]]:
-    return {(m, "/v1/playlists/{id}/items" if p.startswith("/v1/playlists/") else p) for m, p in fake.calls}
+    """The calls made, with playlist ids folded; any other /playlists/ path (e.g. the forbidden /tracks) stays as
+    it is, so it shows up as not allowed."""
+    return {(m, re.sub(r"^/v1/playlists/[A-Za-z0-9]+/items$", "/v1/playlists/{id}/items", p)) for m, p in fake.calls}
 
 
 def test_every_emotion_has_a_mood_with_queries():
@@ -79,7 +85,7 @@ def test_search_results_are_deduplicated_by_title_and_artist(fake, tmp_path):
 def test_no_credentials_opens_the_web_search_without_any_api_call(fake, tmp_path, monkeypatch):
     opened = []
     monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url))
-    settings = SpotifySettings(None, None, "http://127.0.0.1:8888/callback", tmp_path / "t.json", fake.url + "/v1/", fake.url)
+    settings = SpotifySettings(None, None, f"http://127.0.0.1:{free_port()}/callback", tmp_path / "t.json", fake.url + "/v1/", fake.url)
     outcome = PlaylistService(settings).create(mood_by_name("fear"))
     assert outcome.ok and "no Spotify credentials" in outcome.message
     assert opened == ["https://open.spotify.com/search/calm%20ambient"] and fake.calls == []
@@ -107,7 +113,25 @@ def test_429_honours_retry_after_then_succeeds(fake, tmp_path):
     outcome = PlaylistService(settings_for(fake, tmp_path), tracks=5, open_links=False).create(mood_by_name("happy"))
     assert outcome.ok, outcome.message
     assert time.monotonic() - started >= 1.0
-    assert sum(1 for call in fake.calls if call == ("GET", "/v1/search")) >= 2
+    # 5 tracks come from the first page of the first query: one search, and one retry of it
+    assert fake.calls.count(("GET", "/v1/search")) == 2
+
+
+def test_a_long_retry_after_is_capped_at_5_seconds(fake, tmp_path):
+    fake.script.append(["GET", "/v1/search", 429, {"Retry-After": "60"}, 1])
+    started = time.monotonic()
+    outcome = PlaylistService(settings_for(fake, tmp_path), tracks=5, open_links=False).create(mood_by_name("happy"))
+    waited = time.monotonic() - started
+    assert outcome.ok, outcome.message
+    assert 4.5 <= waited < 15 and fake.calls.count(("GET", "/v1/search")) == 2  # waited the cap, not 60 s
+
+
+@pytest.mark.parametrize("failures, ok", [(3, True), (4, False)])
+def test_5xx_answers_are_retried_three_times(fake, tmp_path, failures, ok):
+    fake.script.append(["GET", "/v1/me", 503, {}, failures])
+    outcome = PlaylistService(settings_for(fake, tmp_path), tracks=5, open_links=False).create(mood_by_name("happy"))
+    assert outcome.ok is ok, outcome.message
+    assert fake.calls.count(("GET", "/v1/me")) == min(failures + 1, 4)  # the first try and at most 3 retries
 
 
 def test_timeout_and_offline(fake, tmp_path):

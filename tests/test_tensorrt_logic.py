@@ -57,7 +57,10 @@ def faces(count: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (count, 1, 48, 48), dtype=np.uint8)
 
 
-def test_the_engine_matches_onnx_runtime_and_splits_large_batches(fakes):
+def test_the_engine_moves_buffers_and_splits_large_batches(fakes):
+    """What this proves: the engine's host/device buffers, copies and batch splitting return every face's row in
+    order. The stand-in TensorRT computes with ONNX Runtime, so agreeing with ONNX Runtime here says nothing about
+    TensorRT's own numbers (tests/test_tensorrt.py checks those on a real GPU)."""
     from emotion_dj.runtime.engines import create_engine
 
     trt, _ = fakes

@@ -1,11 +1,12 @@
 import json
+import shutil
 
 import numpy as np
 import torch
 from torch import nn
 
 from emotion_dj.export.metadata import train_commands
-from emotion_dj.train.checkpoint import load_checkpoint
+from emotion_dj.train.checkpoint import load_checkpoint, save_checkpoint
 from emotion_dj.train.metrics import (
     classification_report,
     expected_calibration_error,
@@ -35,17 +36,33 @@ def test_a_few_steps_reduce_the_loss():
     assert losses[-1] < 0.8 * losses[0]
 
 
-def test_training_run_writes_its_artefacts_and_resumes(tiny_checkpoint, tiny_csv):
+def test_training_run_writes_its_artefacts(tiny_checkpoint):
     out = tiny_checkpoint.parent
     for name in ("history.csv", "history.json", "curves.png", "last.pt", "metrics.json", "confusion_test.png"):
         assert (out / name).is_file(), name
     best = load_checkpoint(out / "best.pt")
     assert best["temperature"] > 0 and set(best["metrics"]) == {"labels", "temperature", "val", "test"}
     assert best["dataset"]["train"]["dropped"] == {"undecodable": 1, "near-blank": 1}
+
+
+def test_resume_continues_the_saved_run_not_a_fresh_one(tiny_checkpoint, tiny_csv, tmp_path):
+    """A fresh run with the same seed would write the same numbers, so the saved state is marked: a real resume
+    keeps the saved history rows (marks included), starts at epoch 3 and continues from the saved weights."""
+    out = tmp_path / "run"  # a copy: the session's tiny run stays as other tests read it
+    shutil.copytree(tiny_checkpoint.parent, out)
+    last = load_checkpoint(out / "last.pt")
+    for row in last["history"]:
+        row["seconds"] = 4321.0  # no epoch of a tiny run takes this long
+    with torch.no_grad():
+        last["state_dict"]["head.2.bias"] += 100.0  # a resumed run starts from these weights
+    save_checkpoint(out / "last.pt", last)
     assert train_main(["--data", str(tiny_csv), "--epochs", "3", "--batch-size", "16", "--widths", "8,8,16,16,16",
                        "--out", str(out), "--amp", "off", "--resume"]) == 0
     history = json.loads((out / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert [row["seconds"] for row in history[:2]] == [4321.0, 4321.0] and history[2]["seconds"] < 4321.0
+    resumed = load_checkpoint(out / "last.pt")["state_dict"]["head.2.bias"]
+    assert float(resumed.mean()) > 50  # one epoch of AdamW moves a bias by far less than the +100 it started with
 
 
 def test_temperature_scaling_reduces_calibration_error_of_overconfident_logits():
@@ -74,8 +91,10 @@ def test_weight_ema_is_validated_saved_and_resumed(tiny_csv, tmp_path):
     assert "ema_state" in last and int(last["ema_state"]["n_averaged"]) == 2  # 42 images / batch 16 = 2 steps
     best = load_checkpoint(tmp_path / "best.pt")
     assert not torch.equal(best["state_dict"]["head.2.weight"], last["state_dict"]["head.2.weight"])
+    last["ema_state"]["n_averaged"] += 100  # a mark only a resumed average carries on from (a fresh run would say 4)
+    save_checkpoint(tmp_path / "last.pt", last)
     assert train_main([*args, "--epochs", "2", "--resume"]) == 0
-    assert int(load_checkpoint(tmp_path / "last.pt")["ema_state"]["n_averaged"]) == 4
+    assert int(load_checkpoint(tmp_path / "last.pt")["ema_state"]["n_averaged"]) == 104
 
 
 def test_init_starts_from_given_weights_and_rejects_another_shape(tiny_checkpoint, tiny_csv, tmp_path, capsys):
