@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 # login, frame limits) never reach the code under test or the processes it starts, nor do their config and cache
 # folders. EMOTION_DJ_SCREENSHOT stays: it asks the window test for the README's picture.
 for _name in list(os.environ):
-    if (_name.startswith(("EMOTION_DJ_", "SPOTIFY_", "SPOTIPY_")) and _name != "EMOTION_DJ_SCREENSHOT") \
+    if (_name.startswith(("EMOTION_DJ_", "SPOTIFY_", "SPOTIPY_")) and not _name.startswith("EMOTION_DJ_SCREENSHOT")) \
             or _name in ("YUNET_MODEL", "FERPLUS_LABELS", "RAY_ADDRESS"):
         del os.environ[_name]
 _SANDBOX = Path(tempfile.mkdtemp(prefix="emotion-dj-tests-"))

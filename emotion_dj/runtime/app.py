@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion_dj.core.cli import say
+from emotion_dj.core.errors import UserError
 from emotion_dj.core.outputs import Output, guard_outputs
 from emotion_dj.runtime.detectors import Detector, create_detector
 from emotion_dj.runtime.engines import Engine, create_engine
@@ -28,6 +30,9 @@ from emotion_dj.runtime.render import Renderer
 from emotion_dj.runtime.shutdown import STOP, StopFlag
 from emotion_dj.runtime.sources import Source, open_source, source_kind
 from emotion_dj.runtime.stats import Timer
+from emotion_dj.runtime.web.server import STATE_INTERVAL, WebServer, parse_address
+from emotion_dj.runtime.web.state import live_state
+from emotion_dj.runtime.web.view import LiveView
 from emotion_dj.runtime.window import QUIT_KEYS, Window
 
 log = logging.getLogger(__name__)
@@ -57,6 +62,9 @@ class RunConfig:
     playlist_tracks: int = 20
     playlist_public: bool = False
     open_links: bool = True
+    serve: str | None = None  # [HOST:]PORT of the live web page
+    serve_fps: float = 15.0  # the most JPEG frames a second the page's stream gets
+    serve_token: str | None = None  # for a non-loopback bind; None: a random one
 
 
 @dataclass
@@ -68,6 +76,7 @@ class AppParts:
     recorder: Recorder | None
     events: EventLog | None
     make_playlist: Callable[[Mood, Callable[[str], None]], Outcome]  # (mood, say a line to the HUD) -> outcome
+    web: WebServer | None = None
 
 
 def refuse_overwriting_inputs(config: RunConfig) -> None:
@@ -103,6 +112,7 @@ class LazyPlaylistService:
 def build_parts(config: RunConfig) -> AppParts:
     """Every part the run needs; cheap checks first, so a bad flag fails before the slow loads."""
     refuse_overwriting_inputs(config)
+    web = start_web(config) if config.serve else None  # binds first: a taken port fails before the slow loads
     engine_options = {} if config.ort_threads is None else {"threads": config.ort_threads}
     engine = create_engine(config.engine, config.precision, config.device, model=config.model, **engine_options)
     detector_options = {"detect_width": config.detect_width}
@@ -110,20 +120,36 @@ def build_parts(config: RunConfig) -> AppParts:
         detector_options["yunet_model"] = config.yunet_model
     detector = create_detector(config.detector, **detector_options)
     window = None if config.headless else Window.open("Emotion DJ")
-    source_options = {"loop": window is not None}  # a window keeps showing the demo or an image until Q
+    # a window or the web page keeps showing the demo or an image until Q (or a signal)
+    source_options = {"loop": window is not None or web is not None}
     if source_kind(config.source.strip()) == "stream":
         source_options.update(timeout=config.stream_timeout, reconnect=config.reconnect)
     source = open_source(config.source, **source_options)
     engine.warmup()
     recorder = Recorder(config.record, source.fps) if config.record else None
     events = EventLog(config.events, engine.info.classes) if config.events else None
-    return AppParts(engine, detector, source, window, recorder, events, LazyPlaylistService(config))
+    return AppParts(engine, detector, source, window, recorder, events, LazyPlaylistService(config), web)
+
+
+def start_web(config: RunConfig) -> WebServer:
+    import importlib.util
+
+    from emotion_dj.runtime.report import report_svg
+
+    if importlib.util.find_spec("aiohttp") is None:
+        raise UserError("--serve needs aiohttp: pip install \"emotion-dj[serve]\"")
+    host, port = parse_address(config.serve)
+    events = config.events
+    server = WebServer(LiveView(config.serve_fps), host, port, config.serve_token,
+                       report=(lambda: report_svg(events)) if events else None).start()
+    say(f"Emotion DJ page: {server.url}" + ("" if server.loopback else "  (the token is needed once per browser)"))
+    return server
 
 
 class App:
     def __init__(self, config: RunConfig, parts: AppParts, stop: StopFlag = STOP):
         self.config, self.stop = config, stop
-        self.window, self.recorder, self.events = parts.window, parts.recorder, parts.events
+        self.window, self.recorder, self.events, self.web = parts.window, parts.recorder, parts.events, parts.web
         self.classes = parts.engine.info.classes
         self.renderer = Renderer(self.classes)
         self.draw = config.draw if config.draw is not None else bool(self.window or self.recorder)
@@ -140,6 +166,8 @@ class App:
         self._finished: list[dict] = []  # playlist outcomes from the music thread, for the event log
         self._timeline = np.zeros_like(self.processor.timeline.samples)  # the strip's copy, refreshed 4 times a second
         self._timeline_seen = 0
+        self._state_at = 0.0
+        self._last_result: Result | None = None
 
     def hud_lines(self) -> list[str]:
         now = time.perf_counter()
@@ -188,7 +216,8 @@ class App:
         return time.perf_counter() - self.pipeline.counters.started
 
     def handle(self, result: Result) -> None:
-        if self.draw:
+        self._last_result = result
+        if self.draw or (self.web and self.web.view.viewers):  # the page's stream draws only while watched
             with Timer(self.pipeline.times, "render"):
                 image = result.frame.image
                 self.renderer.draw_faces(image, result)
@@ -202,6 +231,8 @@ class App:
                     self.recorder.write(image)
                 if self.window:
                     self.window.show(image)
+                if self.web and self.web.view.wants_frame():
+                    self.web.view.offer_frame(image)
         if self.events:
             self.events.frame(result)
             while self._finished:
@@ -217,6 +248,8 @@ class App:
                 self.handle(item)
             if self.events:
                 self.events.flush_if_due()
+            if self.web:
+                self._serve_tick()
             if self.window:
                 key = self.window.poll_key()
                 if key is not None and not self.on_key(key):
@@ -239,6 +272,8 @@ class App:
         self._close_outputs()
         if self.window:
             self.window.close()
+        if self.web:
+            self.web.stop()
         self.music.join(timeout=0.5)  # a request in flight is abandoned, not waited for
         summary = self.pipeline.summary()
         summary.frames_rendered = self.rendered
@@ -252,6 +287,24 @@ class App:
         if self.music.last:
             summary.music = self.music.status
         return summary
+
+    def _serve_tick(self) -> None:
+        """The page's side of the loop: its playlist button (exactly P), and the live state a few times a second."""
+        if self.web.view.take_playlist_request():
+            self.snapshot_mood()
+        now = time.perf_counter()
+        if now - self._state_at < STATE_INTERVAL:
+            return
+        self._state_at = now
+        seen = self.processor.timeline_into(self._timeline, self._timeline_seen)
+        if seen != self._timeline_seen:
+            self._timeline_seen = seen
+            self.renderer.update_strip(self._timeline, seen)
+        last = self.music.last
+        music = {"status": self.music.status or self.status, "busy": self.music.busy,
+                 "ok": None if last is None else last.ok, "url": None if last is None else last.url}
+        self.web.view.publish_state(live_state(self.classes, self._last_result, self.processor.main_face(),
+                                               self._timeline, self.pipeline.summary(), music))
 
     def _close_outputs(self) -> None:
         """Finalise the video and flush the events, each whatever happens to the other."""

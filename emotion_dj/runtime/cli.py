@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=env("EMOTION_DJ_REPORT"),
                    help="at exit, draw the mood report of --events here (.png/.svg/.html) [$EMOTION_DJ_REPORT]")
     p.add_argument("--summary-json", type=Path, help="also write the exit summary as JSON here")
+    p.add_argument("--serve", default=env("EMOTION_DJ_SERVE"), metavar="[HOST:]PORT",
+                   help="serve the live page (video, moods, playlist button, report) on PORT of 127.0.0.1, or of HOST "
+                        "(then with a token: $EMOTION_DJ_SERVE_TOKEN or a random one, printed) [$EMOTION_DJ_SERVE]")
+    p.add_argument("--serve-fps", type=number(float, 1, 60, "EMOTION_DJ_SERVE_FPS"), default=env("EMOTION_DJ_SERVE_FPS", "15"),
+                   help="the most frames a second the page's video gets [$EMOTION_DJ_SERVE_FPS]")
     p.add_argument("--verbose", action="store_true", help="log what happens (and show tracebacks)")
     return p
 
@@ -144,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
                        detect_width=args.detect_width, detect_every=args.detect_every, ort_threads=args.ort_threads,
                        stream_timeout=args.stream_timeout, reconnect=args.reconnect, headless=args.headless,
                        record=args.record, events=args.events, max_frames=args.max_frames,
-                       playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open)
+                       playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open,
+                       serve=args.serve, serve_fps=args.serve_fps, serve_token=env("EMOTION_DJ_SERVE_TOKEN"))
     summary = App(config, build_parts(config)).run()
     # Every output is written before anything is printed: a reader that has gone (a closed pipe) loses nothing.
     if args.summary_json:

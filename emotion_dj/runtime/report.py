@@ -331,6 +331,21 @@ def draw(timeline: Timeline, out: Path) -> Path:
 REPORT_SUFFIXES = (".png", ".svg", ".html")
 
 
+def report_svg(events: Path) -> bytes | None:
+    """The mood report of an events file being written (the live page's second page), as SVG; None before the
+    first frame. The file is read as it is on disk (flushed every second; a torn last line is skipped)."""
+    import tempfile
+
+    try:
+        timeline = read_events(Path(events))
+    except UserError:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "report.svg"
+        draw(timeline, out)
+        return out.read_bytes()
+
+
 def write_report(events: Path, out: Path, json_path: Path | None = None) -> dict:
     guard_outputs({"events": events}, [Output("--out", out, "the mood report", REPORT_SUFFIXES),
                                        *([Output("--json", json_path, "the summary")] if json_path else [])])

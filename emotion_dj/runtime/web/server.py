@@ -1,0 +1,243 @@
+"""The web server: aiohttp on its own thread and event loop, serving the page, the MJPEG stream, the live state
+(Server-Sent Events and GET /api/state), the playlist button and the mood report.
+
+Safe by default: it binds 127.0.0.1 unless a host is given. On any other address every route but /login needs the
+token (printed at start, or $EMOTION_DJ_SERVE_TOKEN), passed once as ?token= and then kept in an HttpOnly,
+SameSite=Strict cookie. Every POST needs the X-Emotion-DJ header, which a page on another site cannot send without
+a CORS preflight this server never grants (anti-CSRF); on a loopback bind the Host header must be loopback too, so
+a DNS-rebinding page cannot reach it either.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from emotion_dj.core.errors import UserError
+from emotion_dj.runtime.web.view import LiveView
+
+log = logging.getLogger(__name__)
+COOKIE = "emotion_dj_token"
+CSRF_HEADER = "X-Emotion-DJ"
+BOUNDARY = "emotion-dj-frame"
+STATE_INTERVAL = 0.25  # seconds between Server-Sent Events
+STOP_SECONDS = 1.0  # how long open streams get to finish when the app stops
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """'8080' -> ('127.0.0.1', 8080); 'HOST:PORT' as given ('0.0.0.0:8080', '[::]:8080')."""
+    host, _, port = str(text).strip().rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise UserError(f"--serve must be PORT or HOST:PORT with a port from 0 to 65535, got '{text}'")
+    return host, number
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class WebServer:
+    """Start with start() (binds at once: a taken port is a UserError), stop with stop() (within STOP_SECONDS)."""
+
+    def __init__(self, view: LiveView, host: str, port: int, token: str | None = None,
+                 report: Callable[[], bytes | None] | None = None):
+        self.view, self.host, self.port = view, host, port
+        self.loopback = is_loopback(host)
+        self.token = None if self.loopback else (token or secrets.token_urlsafe(18))
+        self.report = report  # draws the mood report so far as SVG (None: no --events to draw from)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner = None
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._started = threading.Event()
+        self._error: str | None = None
+        self._report_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+    def start(self) -> WebServer:
+        self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
+        self._thread.start()
+        self._started.wait(timeout=30)
+        if self._error:
+            raise UserError(self._error)
+        return self
+
+    def stop(self) -> None:
+        """Close every stream and the listener; returns within about STOP_SECONDS."""
+        self._closing = True
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=STOP_SECONDS + 1.0)
+        self.view.close()
+
+    def _serve(self) -> None:
+        from aiohttp import web
+
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        app = web.Application(middlewares=[self._guard])
+        app.add_routes([web.get("/", self._page("index.html")), web.get("/report", self._page("report.html")),
+                        web.get("/login", self._login), web.get("/static/{name}", self._static),
+                        web.get("/video.mjpg", self._video), web.get("/events", self._events),
+                        web.get("/api/state", self._state), web.post("/api/playlist", self._playlist),
+                        web.get("/report.svg", self._report_svg)])
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_SECONDS)
+        try:
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, self.host, self.port)
+            self._loop.run_until_complete(site.start())
+            if self.port == 0:  # an OS-chosen port (tests): read it back
+                self.port = site._server.sockets[0].getsockname()[1]
+        except OSError as error:
+            self._error = f"cannot serve on {self.host}:{self.port}: {error.strerror or error}"
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.run_until_complete(self._runner.cleanup())
+            self._loop.close()
+
+    # -- the guard: token, anti-CSRF, Host --------------------------------------------------------------------
+    def _forbidden(self, why: str):
+        from aiohttp import web
+
+        return web.Response(status=403, text=f"403 Forbidden: {why}\n")
+
+    def _token_ok(self, given: str | None) -> bool:
+        return bool(given) and secrets.compare_digest(given, self.token)
+
+    @property
+    def _guard(self):
+        from aiohttp import web
+
+        @web.middleware
+        async def guard(request, handler):
+            if self.loopback and (request.host or "").rpartition(":")[0].strip("[]") not in ("127.0.0.1", "localhost", "::1"):
+                return self._forbidden("this server answers loopback names only")
+            if self.token is not None:
+                if self._token_ok(request.query.get("token")):  # the token, once: keep it in a cookie
+                    response = web.HTTPFound(request.path if request.path != "/login" else "/")
+                    response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict", max_age=30 * 86400)
+                    return response
+                if request.path != "/login" and not self._token_ok(request.cookies.get(COOKIE)):
+                    return self._forbidden("open the address with ?token=... once (printed when the app started)")
+            if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
+                return self._forbidden(f"missing the {CSRF_HEADER} header")
+            response = await handler(request)
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
+        return guard
+
+    # -- routes -------------------------------------------------------------------------------------------------
+    def _page(self, name: str):
+        from aiohttp import web
+
+        async def page(request):
+            return web.Response(text=_static_text(name), content_type="text/html")
+        return page
+
+    async def _login(self, request):
+        from aiohttp import web
+
+        return web.Response(text=_static_text("login.html"), content_type="text/html")
+
+    async def _static(self, request):
+        from aiohttp import web
+
+        name = request.match_info["name"]
+        types = {".js": "application/javascript", ".css": "text/css"}
+        if name not in ("app.js", "style.css", "report.js"):
+            raise web.HTTPNotFound()
+        return web.Response(text=_static_text(name), content_type=types[Path(name).suffix])
+
+    async def _video(self, request):
+        """multipart/x-mixed-replace JPEGs, the newest frame each time (a slow client skips frames, never queues)."""
+        from aiohttp import web
+
+        response = web.StreamResponse(headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}"})
+        await response.prepare(request)
+        self.view.viewers += 1
+        sent = 0
+        try:
+            while not self._closing:
+                if self.view.jpeg_seq != sent and self.view.jpeg:
+                    jpeg, sent = self.view.jpeg, self.view.jpeg_seq
+                    await response.write(b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                                         % (BOUNDARY.encode(), len(jpeg), jpeg))
+                await asyncio.sleep(self.view.interval / 3)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.view.viewers -= 1
+        return response
+
+    async def _events(self, request):
+        """Server-Sent Events: the live state a few times a second."""
+        from aiohttp import web
+
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        sent = -1
+        try:
+            while not self._closing:
+                if self.view.state_seq != sent:
+                    state, sent = self.view.state, self.view.state_seq
+                    await response.write(b"data: " + state + b"\n\n")
+                await asyncio.sleep(STATE_INTERVAL)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        return response
+
+    async def _state(self, request):
+        from aiohttp import web
+
+        return web.Response(body=self.view.state, content_type="application/json")
+
+    async def _playlist(self, request):
+        """Exactly what P does: the app thread takes the request on its next loop (same service, same coalescing)."""
+        from aiohttp import web
+
+        self.view.request_playlist()
+        return web.json_response({"requested": True}, status=202)
+
+    async def _report_svg(self, request):
+        from aiohttp import web
+
+        if self.report is None:
+            return web.Response(status=404, text="no mood report: start the app with --events FILE to record one\n")
+        loop = asyncio.get_running_loop()
+        svg = await loop.run_in_executor(None, self._draw_report)
+        if svg is None:
+            return web.Response(status=404, text="no frames recorded yet\n")
+        return web.Response(body=svg, content_type="image/svg+xml")
+
+    def _draw_report(self) -> bytes | None:
+        with self._report_lock:  # matplotlib draws one figure at a time
+            return self.report()
+
+
+def _static_text(name: str) -> str:
+    return resources.files("emotion_dj.runtime.web").joinpath("static", name).read_text(encoding="utf-8")
