@@ -113,3 +113,25 @@ def test_the_gap_interval_resamples_whole_faces():
     as_faces = gap_interval(tied, tied_worse, np.arange(2000) // 5)
     as_frames = gap_interval(tied, tied_worse, np.arange(2000))
     assert as_faces[1] - as_faces[0] > 1.5 * (as_frames[1] - as_frames[0])
+
+
+def test_the_serve_benchmark_counts_a_watching_clients_stream(tiny_clip):
+    pytest.importorskip("aiohttp")
+    from benchmarks import serve
+
+    watched = serve.run_once(tiny_clip, 1, 90)  # with --serve the 20-frame clip loops until --max-frames
+    alone = serve.run_once(tiny_clip, None, 90)
+    assert watched["frames"] == 90 and alone["frames"] == 20 and watched["fps"] > 0
+    assert watched["stream_bytes"] > 10_000 and alone["stream_bytes"] == 0
+
+
+def test_alternate_flip_mirrors_odd_frames_only(fer_dir, tmp_path):
+    from benchmarks import alternate_flip
+
+    out = tmp_path / "af.json"
+    assert alternate_flip.main(["--data", str(fer_dir), "--split", "val", "--labels", "fer2013", "--limit", "20",
+                                "--frames", "4", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["faces"] == 20 and set(result["results"]) == {"single pass", "mirror every other frame",
+                                                                "flip average every frame"}
+    assert result["model_calls_per_frame"]["mirror every other frame"] == 1
