@@ -1,11 +1,11 @@
 """What the live web page costs: the pipeline's FPS on the reference clip without --serve, and with --serve and
 0, 1 and 5 clients watching the video stream, runs interleaved on one machine.
 
-    python -m benchmarks.serve [--repeats 3] [--frames 1500]
+    python -m benchmarks.serve [--repeats 3] [--frames 900]
 
-Each run is `run_edge.py --source <reference clip> --headless --serve PORT --max-frames N` (with --serve a file
-loops, so N frames are several passes of the 300-frame clip); the clients are threads that read the MJPEG stream
-from the moment the server answers until the app ends. The median FPS of each configuration is kept.
+Each run is `run_edge.py --source <reference clip of N frames> --headless --serve PORT` (the reference scene, made
+N frames long for steadier timings); the clients are threads that read the MJPEG stream from the moment the server
+answers until the app ends. The median FPS of each configuration is kept.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def watch(url: str, stop: threading.Event, received: list[int]) -> None:
             time.sleep(0.05)  # not up yet, or gone
 
 
-def run_once(clip: Path, clients: int | None, frames: int) -> dict:
+def run_once(clip: Path | str, clients: int | None, frames: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "EMOTION_DJ_CACHE": str(Path(tmp) / "cache")}
         env.pop("DISPLAY", None)
@@ -76,10 +76,10 @@ def run_once(clip: Path, clients: int | None, frames: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--frames", type=int, default=1500)
+    parser.add_argument("--frames", type=int, default=900)
     parser.add_argument("--json", help="default: benchmarks/results/<machine>-serve.json")
     args = parser.parse_args(argv)
-    clip = reference_clip()
+    clip = reference_clip(frames=args.frames)
     runs: dict[str, list[dict]] = {name: [] for name in CONFIGURATIONS}
     for repeat in range(args.repeats):
         for name, clients in CONFIGURATIONS.items():  # interleaved: a slow spell of the machine hits every row
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {repeat + 1}: {name}: {runs[name][-1]['fps']:.1f} FPS", flush=True)
     baseline = statistics.median(r["fps"] for r in runs["no --serve"])
     out = {"machine": describe(), "kind": "serve", "frames": args.frames, "serve_fps": 15,
-           "clip": "reference clip (640x480, two moving faces, 300 frames, looped)", "results": {}}
+           "clip": f"reference scene (640x480, two moving faces), {args.frames} frames", "results": {}}
     for name, rows in runs.items():
         median = statistics.median(r["fps"] for r in rows)
         out["results"][name] = {"fps_median": median, "fps_runs": [r["fps"] for r in rows],
