@@ -162,8 +162,8 @@ def report(engine, detector_name: str, faces: np.ndarray, labels: np.ndarray, wh
 
 
 def run(data: str | None, split: str, limit: int, seed: int, detectors: tuple[str, ...], precision: str,
-        crop: CropSpec | None = None, every_size: bool = False) -> dict:
-    loaded = load_fer2013(data, splits=(split,), drop_blank_in=())[split]
+        crop: CropSpec | None = None, every_size: bool = False, labels: str = "fer2013") -> dict:
+    loaded = load_fer2013(data, splits=(split,), drop_blank_in=(), labels=labels)[split]
     engine = create_engine("onnx", precision, "cpu")
     if crop is not None:  # e.g. the framing used before the fit, for comparison
         engine.info = replace(engine.info, crop=crop)
@@ -174,6 +174,7 @@ def run(data: str | None, split: str, limit: int, seed: int, detectors: tuple[st
         faces, labels = np.repeat(faces, per_face, axis=0), np.repeat(labels, per_face)
     where = placements(len(faces), seed)
     result = {"machine": describe(), "kind": "pipeline_accuracy", "split": split, "seed": seed,
+              "labels": "FER+ (reference majority rule)" if labels == "ferplus" else "FER2013",
               "faces": len(faces) // per_face, "placements_per_face": per_face,
               "engine": engine.describe(), "crop": asdict(engine.info.crop), "face_sizes": list(FACE_SIZES),
               "padding": PADDING, "results": {}}
@@ -194,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--detectors", default="yunet,haar")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--labels", default="fer2013", choices=("fer2013", "ferplus"),
+                        help="score against FER2013's labels or the FER+ crowd's majority (the faces with one)")
     parser.add_argument("--every-size", action="store_true",
                         help="place each face once at every size (5 frames a face: a tighter estimate of the gap)")
     parser.add_argument("--fit", action="store_true",
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fit:
         if args.split != "val":
             parser.error("the crop is fitted on val only; test is for reporting")
-        loaded = load_fer2013(args.data, splits=("val",), drop_blank_in=())["val"]
+        loaded = load_fer2013(args.data, splits=("val",), drop_blank_in=(), labels=args.labels)["val"]
         engine = create_engine("onnx", args.precision, "cpu")
         order = np.random.default_rng(args.seed).permutation(len(loaded))[:args.limit or len(loaded)]
         faces = np.repeat(loaded.images[order], len(FACE_SIZES) if args.every_size else 1, axis=0)
@@ -222,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote the crop into {onnx_path(WEIGHTS_DIR, 'fp32').parent}")
         return 0
     result = run(args.data, args.split, args.limit, args.seed, tuple(args.detectors.split(",")), args.precision, args.crop,
-                 args.every_size)
+                 args.every_size, args.labels)
     save(result, f"pipeline_accuracy-{args.split}", args.json)
     return 0
 

@@ -66,15 +66,16 @@ def parse_formats(text: str) -> list[str]:
     return names
 
 
-def precision_accuracies(files: dict[str, Path], data: str | None) -> dict[str, dict]:
-    """{precision: {split: {accuracy, macro_f1}}} for each exported ONNX, through the runtime's ONNX engine."""
+def precision_accuracies(files: dict[str, Path], data: str | None, labels: str = "fer2013") -> dict[str, dict]:
+    """{precision: {split: {accuracy, macro_recall, macro_f1}}} for each exported ONNX, through the runtime's ONNX
+    engine, against the labels the model was trained on (FER+: the reference majority rule)."""
     from emotion_dj.train.evaluate import evaluate_onnx
 
     out = {}
     for name, path in files.items():
-        reports = {split: evaluate_onnx(str(path), data, split)["report"] for split in ("val", "test")}
-        out[name.removeprefix("onnx-")] = {split: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
-                                           for split, r in reports.items()}
+        reports = {split: evaluate_onnx(str(path), data, split, labels=labels)["report"] for split in ("val", "test")}
+        out[name.removeprefix("onnx-")] = {split: {"accuracy": r["accuracy"], "macro_recall": r["macro_recall"],
+                                                   "macro_f1": r["macro_f1"]} for split, r in reports.items()}
     return out
 
 
@@ -110,7 +111,7 @@ def export(args: argparse.Namespace) -> int:
             data = str(resolve_data_dir(args.data))
         except DatasetError:
             data = None
-        accuracies = precision_accuracies(onnx_files, data) if data else {}
+        accuracies = precision_accuracies(onnx_files, data, checkpoint.get("labels", "fer2013")) if data else {}
         card = write_model_card(checkpoint, Path(args.weights), onnx_files, out, accuracies, args.flip_average)
         print(f"model card {card}")
     return EXIT_OK

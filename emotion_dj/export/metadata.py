@@ -11,12 +11,18 @@ import onnx
 from emotion_dj.core.contract import INPUT_NAME, OUTPUT_NAME, CropSpec
 from emotion_dj.train.model import DEFAULT_ARCHITECTURE
 
+LABEL_DESCRIPTIONS = {
+    "fer2013": "FER2013's own labels (one tagger per image)",
+    "ferplus": "FER+ crowd votes (10 taggers; trained on the vote distributions, scored by the reference majority rule)",
+}
+
 
 def summary(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """Dataset and accuracy summary carried by every exported file."""
     metrics = checkpoint.get("metrics") or {}
     return {
-        split: {key: metrics[split][key] for key in ("n", "accuracy", "macro_f1", "ece") if key in metrics[split]}
+        split: {key: metrics[split][key] for key in ("n", "accuracy", "macro_recall", "macro_f1", "ece")
+                if key in metrics[split]}
         for split in ("val", "test") if split in metrics
     }
 
@@ -35,7 +41,8 @@ def metadata_props(checkpoint: dict[str, Any], precision: str, flip_average: boo
         "normalization": json.dumps(checkpoint["normalization"]),
         "temperature": repr(float(checkpoint.get("temperature") or 1.0)),
         "precision": precision,
-        "dataset": "FER2013 (train: Training, val: PublicTest, test: PrivateTest)",
+        "dataset": "FER2013 images (train: Training, val: PublicTest, test: PrivateTest)",
+        "labels": LABEL_DESCRIPTIONS[checkpoint.get("labels", "fer2013")],
         "metrics": json.dumps(summary(checkpoint)),
         "crop": CropSpec.from_json(checkpoint.get("crop")).to_json(),
         **({"test_time_flip": "1"} if flip_average else {}),  # each face also runs mirrored; probabilities averaged
@@ -57,8 +64,9 @@ def sha256(path: Path) -> str:
 
 # The training flags that shape the weights; written out in full so a command reproduces the run even if
 # the CLI's defaults change later.
-RECIPE_FLAGS = ("img_size", "epochs", "batch_size", "optimizer", "schedule", "lr", "weight_decay", "label_smoothing",
-                "mixup", "dropout", "widths", "ema", "plateau_patience", "plateau_factor", "seed")
+RECIPE_FLAGS = ("labels", "targets", "fer2013_vote", "img_size", "epochs", "batch_size", "optimizer", "schedule", "lr",
+                "weight_decay", "label_smoothing", "mixup", "dropout", "widths", "ema", "plateau_patience", "plateau_factor",
+                "seed")
 
 
 def train_commands(checkpoint: dict[str, Any], out: str) -> list[str]:
@@ -102,7 +110,8 @@ def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: d
         "temperature": checkpoint.get("temperature"),
         # How the runtime frames a detected face for this model (core.contract.CropSpec); fitted on val.
         "crop": json.loads(CropSpec.from_json(checkpoint.get("crop")).to_json()),
-        "dataset": {"name": "FER2013", "splits": {"train": "Training", "val": "PublicTest", "test": "PrivateTest"},
+        "dataset": {"name": "FER2013", "labels": LABEL_DESCRIPTIONS[checkpoint.get("labels", "fer2013")],
+                    "splits": {"train": "Training", "val": "PublicTest", "test": "PrivateTest"},
                     **({"sizes": checkpoint["dataset"]} if "dataset" in checkpoint else {})},
         "metrics": checkpoint.get("metrics", {}) and {
             split: {k: v for k, v in checkpoint["metrics"][split].items() if k != "confusion_matrix"}
@@ -118,7 +127,8 @@ def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: d
                   for name, path in {"checkpoint": checkpoint_path, **files}.items()},
         "reproduce": [
             *train_commands(checkpoint, "runs/NAME"),
-            "python -m emotion_dj.train.evaluate --weights runs/NAME/best.pt --data $FER2013_DIR --split test",
+            "python -m emotion_dj.train.evaluate --weights runs/NAME/best.pt --data $FER2013_DIR --split test"
+            + (" --labels ferplus --flip" if checkpoint.get("labels") == "ferplus" else ""),
             "python -m emotion_dj.export --weights runs/NAME/best.pt --formats onnx,onnx-fp16,onnx-int8 --out weights"
             + (" --flip-average" if flip_average else ""),
         ],

@@ -137,6 +137,8 @@ def evaluate(weights: str, data: str | None, split: str, batch_size: int = 512, 
     test-time flip averaging (the mean of each face's and its mirror's probabilities).
     """
     needs_val = Path(weights).suffix != ".onnx"  # a checkpoint may need its temperature fitted
+    if needs_val:
+        load_checkpoint(weights)  # a missing or foreign checkpoint fails first, before the data is read
     wanted = tuple(dict.fromkeys((split, "val") if needs_val else (split,)))
     faces = load_fer2013(data, splits=wanted, drop_blank_in=())
     probs, about = model_probabilities(weights, faces[split].images, faces.get("val"), batch_size)
