@@ -73,6 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ferplus", help="FER+ votes file (default: $FERPLUS_LABELS, else ferplus/ beside the data)")
     p.add_argument("--targets", default="probability", choices=TARGET_MODES,
                    help="FER+ training targets: the vote distribution or the majority label (reference rules)")
+    p.add_argument("--class-weights", default="none", choices=("none", "sqrt"),
+                   help="weight each class's loss by 1/sqrt(its share of the training targets), normalised to a mean "
+                        "weight of 1 over the faces: the rare classes (contempt, disgust, fear) count for more")
     p.add_argument("--fer2013-vote", type=float, default=0.0, metavar="W",
                    help="FER+: count FER2013's own label as W more votes in the training targets (rare classes)")
     p.add_argument("--img-size", type=int, default=48, help="network input size S (48 native; 128 upsampled)")
@@ -368,7 +371,14 @@ def run(args: argparse.Namespace) -> int:
     optimizer, scheduler = build_optimizer(args, model, steps_each_epoch)
     step_scheduler = scheduler if args.schedule == "onecycle" else None
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)  # class indices or distributions alike
+    class_weight = None
+    if args.class_weights == "sqrt":
+        share = (targets.float() if targets.dim() == 2 else nn.functional.one_hot(targets, len(classes)).float()).mean(0)
+        class_weight = share.clamp_min(1e-4).rsqrt()
+        class_weight = class_weight / (share * class_weight).sum()  # the average face keeps weight 1
+        log.info("class weights: %s", ", ".join(f"{c} {w:.2f}" for c, w in zip(classes, class_weight.tolist())))
+    # class indices or distributions alike
+    loss_fn = nn.CrossEntropyLoss(weight=class_weight, label_smoothing=args.label_smoothing)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
     evaluated = ema.module if ema is not None else model  # the weights that are validated and saved
     augment = build_augmentation().to(device)
@@ -426,7 +436,7 @@ def run(args: argparse.Namespace) -> int:
                                                             amp_dtype, args.batch_size, mean, std, bar, ema, args.mixup,
                                                             step_scheduler)
         val_logits = predict_logits(evaluated, val.images, mean, std, device, amp_dtype=amp_dtype)
-        val_loss = float(loss_fn(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
+        val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
         val_accuracy = float((val_logits.argmax(1) == val.labels).mean())
         val_macro_recall = macro_recall(val_logits.argmax(1), val.labels, len(classes))
         score = val_score(val_logits, val.labels, ferplus)
