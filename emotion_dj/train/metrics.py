@@ -94,15 +94,23 @@ def vote_calibration_error(probs: np.ndarray, votes: np.ndarray, bins: int = 15)
     return float(error)
 
 
+ADJUSTMENT_ACCURACY_COST = 0.005  # the most val accuracy the rare-class adjustment may cost (as --precision auto's 0.5 pt)
+
+
 def choose_logit_adjustment(logits: np.ndarray, labels: np.ndarray, log_prior: np.ndarray,
                             strengths: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(16))) -> tuple[float, dict]:
     """Post-hoc logit adjustment (Menon et al. 2021): logits - tau * log(prior) lifts the rare classes. Returns the
-    tau with the best balanced score on these (val) faces, and every tau's accuracy and macro recall."""
+    tau with the highest macro recall on these (val) faces among those that cost at most ADJUSTMENT_ACCURACY_COST of
+    accuracy against no adjustment, and every tau's accuracy and macro recall. (The best mean of the two alone
+    chose adjustments that cost 4 points of accuracy for 9 of macro recall: a DJ that misreads the common
+    expressions is no better.)"""
     tried = {}
     for tau in strengths:
         predictions = (logits - tau * log_prior).argmax(axis=1)
         tried[tau] = {"accuracy": float((predictions == labels).mean()),
                       "macro_recall": macro_recall(predictions, labels, logits.shape[1]),
                       "score": balanced_score(predictions, labels, logits.shape[1])}
-    best = max(tried, key=lambda tau: (tried[tau]["score"], -tau))
+    floor = tried[0.0]["accuracy"] - ADJUSTMENT_ACCURACY_COST if 0.0 in tried else 0.0
+    allowed = [tau for tau in tried if tried[tau]["accuracy"] >= floor] or [min(tried)]
+    best = max(allowed, key=lambda tau: (tried[tau]["macro_recall"], tried[tau]["accuracy"], -tau))
     return best, tried
