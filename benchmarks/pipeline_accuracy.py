@@ -162,8 +162,8 @@ def report(engine, detector_name: str, faces: np.ndarray, labels: np.ndarray, wh
 
 
 def run(data: str | None, split: str, limit: int, seed: int, detectors: tuple[str, ...], precision: str,
-        crop: CropSpec | None = None, every_size: bool = False, labels: str = "fer2013") -> dict:
-    loaded = load_fer2013(data, splits=(split,), drop_blank_in=(), labels=labels)[split]
+        crop: CropSpec | None = None, every_size: bool = False, label_set: str = "fer2013") -> dict:
+    loaded = load_fer2013(data, splits=(split,), drop_blank_in=(), labels=label_set)[split]
     engine = create_engine("onnx", precision, "cpu")
     if crop is not None:  # e.g. the framing used before the fit, for comparison
         engine.info = replace(engine.info, crop=crop)
@@ -174,7 +174,7 @@ def run(data: str | None, split: str, limit: int, seed: int, detectors: tuple[st
         faces, labels = np.repeat(faces, per_face, axis=0), np.repeat(labels, per_face)
     where = placements(len(faces), seed)
     result = {"machine": describe(), "kind": "pipeline_accuracy", "split": split, "seed": seed,
-              "labels": "FER+ (reference majority rule)" if labels == "ferplus" else "FER2013",
+              "labels": "FER+ (reference majority rule)" if label_set == "ferplus" else "FER2013",
               "faces": len(faces) // per_face, "placements_per_face": per_face,
               "engine": engine.describe(), "crop": asdict(engine.info.crop), "face_sizes": list(FACE_SIZES),
               "padding": PADDING, "results": {}}

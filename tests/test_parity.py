@@ -13,8 +13,10 @@ MIN_FACES = 512
 
 
 @pytest.fixture(scope="module")
-def private_test(fer_dir):
-    split = load_fer2013(fer_dir, splits=("test",), drop_blank_in=())["test"]
+def private_test(fer_dir, shipped_checkpoint):
+    """PrivateTest with the labels the shipped model was trained on (FER+: the reference majority rule's faces)."""
+    labels = load_checkpoint(shipped_checkpoint).get("labels", "fer2013")
+    split = load_fer2013(fer_dir, splits=("test",), drop_blank_in=(), labels=labels)["test"]
     assert len(split) >= MIN_FACES
     return split.images[:, None], split.labels
 
@@ -52,6 +54,7 @@ def test_onnx_int8_agrees_and_keeps_accuracy(private_test, torch_probs):
 
 
 def test_shipped_model_meets_the_accuracy_bar(private_test, torch_probs, shipped_checkpoint):
+    """A floor under the shipped model (FER+ PrivateTest, reference majority rule, single pass: 86.52% measured)."""
     accuracy = (torch_probs.argmax(1) == private_test[1]).mean()
-    assert accuracy >= 0.70, f"PrivateTest top-1 {accuracy:.4f}"
+    assert accuracy >= 0.86, f"PrivateTest top-1 {accuracy:.4f}"
     assert load_checkpoint(shipped_checkpoint)["metrics"]["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-3)
