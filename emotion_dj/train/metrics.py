@@ -31,15 +31,19 @@ def classification_report(probs: np.ndarray, labels: np.ndarray, class_names: tu
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     """Top-1 ECE with equal-width confidence bins (Guo et al. 2017)."""
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == labels
+    return binned_calibration_gap(probs.max(axis=1), (probs.argmax(axis=1) == labels).astype(np.float64), bins)
+
+
+def binned_calibration_gap(confidence: np.ndarray, hit: np.ndarray, bins: int = 15) -> float:
+    """The mean over equal-width confidence bins (weighted by their share of faces) of |mean hit - mean confidence|,
+    where `hit` is 1/0 for right/wrong (ECE) or the share of taggers who agree (against the votes)."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    ece = 0.0
+    gap = 0.0
     for low, high in zip(edges[:-1], edges[1:]):
         in_bin = (confidence > low) & (confidence <= high)
         if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
+            gap += in_bin.mean() * abs(hit[in_bin].mean() - confidence[in_bin].mean())
+    return float(gap)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -83,15 +87,7 @@ def vote_calibration_error(probs: np.ndarray, votes: np.ndarray, bins: int = 15)
     """ECE against the crowd: in each confidence bin, the mean confidence against the mean share of the votes that
     went to the predicted class (a confidence of 0.8 should mean 80% of taggers agree)."""
     share = votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-12)
-    confidence = probs.max(axis=1)
-    agreed = share[np.arange(len(probs)), probs.argmax(axis=1)]
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    error = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
-        in_bin = (confidence > low) & (confidence <= high)
-        if in_bin.any():
-            error += in_bin.mean() * abs(agreed[in_bin].mean() - confidence[in_bin].mean())
-    return float(error)
+    return binned_calibration_gap(probs.max(axis=1), share[np.arange(len(probs)), probs.argmax(axis=1)], bins)
 
 
 ADJUSTMENT_ACCURACY_COST = 0.005  # the most val accuracy the rare-class adjustment may cost (as --precision auto's 0.5 pt)
