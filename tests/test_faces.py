@@ -3,6 +3,7 @@ import math
 
 import cv2
 import numpy as np
+import pytest
 
 from emotion_dj.core.contract import CropSpec
 from emotion_dj.runtime.faces import FaceCropper
@@ -153,3 +154,46 @@ def test_the_landmark_fit_recovers_where_the_crops_lie():
         cx, cy, side, angle = cropper.square(f.box, f.landmarks)
         assert abs(cx - (p.x + p.size / 2)) < 1.5 and abs(cy - (p.y + p.size / 2)) < 1.5
         assert abs(side / p.size - 1) < 0.02 and abs(angle) < 1e-6
+
+
+@pytest.mark.parametrize("spec, marks", [
+    (CropSpec(), None),
+    (CropSpec(eye_scale=2.7, eye_center_y=0.1), np.array([[[150, 140], [200, 132], [176, 170], [155, 200], [196, 196]]],
+                                                         np.float32)),
+])
+def test_a_mirrored_crop_is_the_crop_mirrored_by_the_same_warp(spec, marks):
+    rng = np.random.default_rng(0)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (9, 9), 3)
+    cropper = FaceCropper(48, spec=spec)
+    box = np.array([[100, 80, 150, 160]], np.int32)
+    plain = cropper.crop(frame, box, marks).copy()
+    assert np.array_equal(cropper.crop(frame, box, marks, mirror=True), plain[..., ::-1])
+
+
+def test_mirror_alternate_mirrors_every_other_processed_frame():
+    from emotion_dj.core.contract import ModelInfo
+    from emotion_dj.runtime.detectors import Detections
+    from emotion_dj.runtime.frames import Frame
+    from emotion_dj.runtime.processor import FrameProcessor
+
+    class Seen:  # an engine that keeps what it was given
+        info = ModelInfo(classes=("a", "b"), input_size=48, precision="fp32", temperature=1.0)
+        batches: list = []
+
+        def infer(self, faces):
+            self.batches.append(faces.copy())
+            return np.tile([0.4, 0.6], (len(faces), 1)).astype(np.float32)
+
+    class OneBox:
+        def detect(self, image):
+            return Detections(np.array([[100, 80, 150, 160]], np.int32), np.ones(1, np.float32), None)
+
+    rng = np.random.default_rng(1)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (9, 9), 3)
+    engine = Seen()
+    processor = FrameProcessor(OneBox(), engine, mirror_alternate=True)
+    for index in range(4):
+        processor.process(Frame(index, index / 30, image.copy()))
+    first, second, third, fourth = engine.batches
+    assert np.array_equal(first, third) and np.array_equal(second, fourth)
+    assert np.array_equal(second, first[..., ::-1]) and not np.array_equal(first, second)

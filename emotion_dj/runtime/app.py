@@ -62,6 +62,7 @@ class RunConfig:
     playlist_tracks: int = 20
     playlist_public: bool = False
     open_links: bool = True
+    mirror_alternate: bool = True  # every other frame's crops mirrored: test-time flip through the smoothing, free
     serve: str | None = None  # [HOST:]PORT of the live web page
     serve_fps: float = 15.0  # the most JPEG frames a second the page's stream gets
     serve_token: str | None = None  # for a non-loopback bind; None: a random one
@@ -154,7 +155,8 @@ class App:
         self.renderer = Renderer(self.classes)
         self.draw = config.draw if config.draw is not None else bool(self.window or self.recorder)
         pace = config.pace if config.pace is not None else self.window is not None
-        self.processor = FrameProcessor(parts.detector, parts.engine, config.detect_every)
+        self.processor = FrameProcessor(parts.detector, parts.engine, config.detect_every,
+                                        mirror_alternate=config.mirror_alternate)
         self.pipeline = Pipeline(parts.source, self.processor, pace=pace, max_frames=config.max_frames)
         self.music = MusicWorker(parts.make_playlist, on_done=self.on_playlist_done)
         self.status = ""  # one line for the HUD when no music status is showing

@@ -23,9 +23,12 @@ log = logging.getLogger(__name__)
 
 class FrameProcessor:
     def __init__(self, detector: Detector, engine: Engine, detect_every: int = 1, max_faces: int = 32,
-                 times: StageTimes | None = None):
+                 times: StageTimes | None = None, mirror_alternate: bool = False):
         self.detector, self.engine = detector, engine
         self.detect_every = max(1, detect_every)
+        # Test-time flip at no cost: every other frame's crops are mirrored, and the smoothing averages the two
+        # views over time (benchmarks/alternate_flip.py measures it against one view and against both per frame).
+        self.mirror_alternate = mirror_alternate
         self.cropper = FaceCropper(engine.info.input_size, max_faces, engine.info.crop)
         self.tracker = FaceTracker()
         self.times = times or StageTimes(STAGES)
@@ -57,7 +60,8 @@ class FrameProcessor:
         boxes = frame.boxes
         with Timer(self.times, "infer"):
             if len(boxes):
-                probs = self.engine.infer(self.cropper.crop(frame.image, boxes, frame.landmarks))
+                mirror = self.mirror_alternate and self.processed % 2 == 1
+                probs = self.engine.infer(self.cropper.crop(frame.image, boxes, frame.landmarks, mirror))
                 if not np.isfinite(probs).all():  # a broken model: never smooth, draw or log NaN
                     boxes, probs = self._finite_only(boxes, probs)
             else:
