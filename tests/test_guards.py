@@ -394,7 +394,7 @@ def test_the_music_worker_survives_an_unexpected_error_and_the_next_press_works(
     ({"SPOTIPY_REDIRECT_URI": "http://127.0.0.1:99999/callback"}, None, "SPOTIPY_REDIRECT_URI must be"),
     ({}, {"client_id": "x", "token_cache": 5}, "token_cache must be a string"),
 ])
-def test_a_bad_spotify_setting_is_a_hud_line_not_a_dead_thread(tmp_path, monkeypatch, env, config, message):
+def test_a_bad_spotify_setting_is_a_hud_line_not_a_dead_thread(tmp_path, monkeypatch, capsys, env, config, message):
     from emotion_dj.runtime.app import LazyPlaylistService, RunConfig
 
     config_path = tmp_path / "config.json"
@@ -404,3 +404,8 @@ def test_a_bad_spotify_setting_is_a_hud_line_not_a_dead_thread(tmp_path, monkeyp
         monkeypatch.setenv(name, value)
     outcome = LazyPlaylistService(RunConfig())(mood_by_name("happy"), lambda line: None)
     assert not outcome.ok and message in outcome.message
+    worker = MusicWorker(LazyPlaylistService(RunConfig()))  # through the worker, as P and the page call it
+    assert worker.request(MoodSnapshot(mood_by_name("happy"), 0.9, {"happy": 0.9}))
+    worker.join(5)
+    assert "failed - " in worker.status and message in worker.status
+    assert capsys.readouterr().err.count("\n") == 1

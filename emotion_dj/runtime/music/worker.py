@@ -52,7 +52,8 @@ class MusicWorker:
             log.debug("playlist request failed", exc_info=True)
             message = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
             outcome = Outcome(False, f"{type(error).__name__}: {message}")
-            print(f"error: playlist failed: {outcome.message}", file=sys.stderr)
+        if not outcome.ok:  # one line on stderr too: a headless box has no HUD to read
+            print(f"playlist failed: {outcome.message}", file=sys.stderr)
         self.last = outcome
         self.status = f"mood {snap.describe()}: {outcome.message}" if outcome.ok else f"mood {snap.describe()}: failed - {outcome.message}"
         if self._on_done:
