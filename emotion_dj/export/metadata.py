@@ -13,7 +13,7 @@ from emotion_dj.train.model import DEFAULT_ARCHITECTURE
 
 LABEL_DESCRIPTIONS = {
     "fer2013": "FER2013's own labels (one tagger per image)",
-    "ferplus": "FER+ crowd votes (10 taggers; trained on the vote distributions, scored by the reference majority rule)",
+    "ferplus": "FER+ crowd votes (10 taggers per image; scored by the reference majority rule of microsoft/FERPlus)",
 }
 
 
@@ -129,7 +129,7 @@ def write_model_card(checkpoint: dict[str, Any], checkpoint_path: Path, files: d
             *train_commands(checkpoint, "runs/NAME"),
             "python -m emotion_dj.train.evaluate --weights runs/NAME/best.pt --data $FER2013_DIR --split test"
             + (" --labels ferplus --flip" if checkpoint.get("labels") == "ferplus" else ""),
-            "python -m emotion_dj.export --weights runs/NAME/best.pt --formats onnx,onnx-fp16,onnx-int8 --out weights"
+            "python -m emotion_dj.export --weights runs/NAME/best.pt --formats onnx,onnx-fp16,onnx-int8 --out emotion_dj/weights"
             + (" --flip-average" if flip_average else ""),
         ],
     }
