@@ -70,11 +70,12 @@ def screenshot(display: str) -> np.ndarray:
 
 def picture_checks(shot: np.ndarray) -> dict[str, bool]:
     """The window's area shows a frame with the HUD (dark band, white text) and face boxes in class colours."""
-    from emotion_dj.runtime.render import PALETTE
+    from emotion_dj.runtime.palette import CLASS_COLORS, bgr_color
 
+    palette = [bgr_color(name) for name in CLASS_COLORS]
     frame = shot[:480, :640].astype(int)
     hud = frame[:40, :200]
-    boxes = sum(int((np.abs(frame - np.array(c)).max(axis=2) <= 2).sum()) for c in PALETTE)
+    boxes = sum(int((np.abs(frame - np.array(c)).max(axis=2) <= 2).sum()) for c in palette)
     return {"picture": frame.std() > 20, "hud text": (hud.max(axis=2) > 200).mean() > 0.01,
             "hud band": np.median(hud) < 80, "face boxes": boxes > 200}
 
@@ -118,10 +119,11 @@ def test_window_shows_annotated_frames_and_q_quits(display):
         shot = screenshot(display)
         cv2.imwrite(keep, shot[:480, :640])
     # the live mood strip under the HUD (3 lines: 62 px) shows the main face's recent mood in class colours
-    from emotion_dj.runtime.render import PALETTE, STRIP_HEIGHT, STRIP_WIDTH
+    from emotion_dj.runtime.palette import CLASS_COLORS, bgr_color
+    from emotion_dj.runtime.render import STRIP_HEIGHT, STRIP_WIDTH
 
     strip = shot[66:66 + STRIP_HEIGHT, 6:6 + STRIP_WIDTH].astype(int)
-    coloured = sum(int((np.abs(strip - np.array(c)).max(axis=2) <= 2).sum()) for c in PALETTE)
+    coloured = sum(int((np.abs(strip - np.array(bgr_color(n))).max(axis=2) <= 2).sum()) for n in CLASS_COLORS)
     assert coloured >= STRIP_HEIGHT, "no mood strip under the HUD"
     env = {**os.environ, "DISPLAY": display}
     subprocess.run(["xdotool", "windowfocus", "--sync", window], env=env, check=True)
