@@ -23,10 +23,11 @@ from emotion_dj.runtime.music.mood import Mood, MoodSnapshot, snapshot
 from emotion_dj.runtime.music.service import Outcome, PlaylistService
 from emotion_dj.runtime.music.spotify import MusicError, SpotifySettings
 from emotion_dj.runtime.music.worker import MusicWorker
-from emotion_dj.runtime.outputs import EventLog, OutputError, Recorder
+from emotion_dj.runtime.outputs import RECORD_SUFFIXES, EventLog, OutputError, Recorder
 from emotion_dj.runtime.pipeline import END, Pipeline
 from emotion_dj.runtime.processor import FrameProcessor
 from emotion_dj.runtime.render import Renderer
+from emotion_dj.runtime.report import REPORT_SUFFIXES
 from emotion_dj.runtime.shutdown import STOP, StopFlag
 from emotion_dj.runtime.sources import Source, open_source, source_kind
 from emotion_dj.runtime.stats import Timer
@@ -56,6 +57,8 @@ class RunConfig:
     headless: bool = False
     record: Path | None = None
     events: Path | None = None
+    report: Path | None = None  # drawn from the events after the run (by the command line)
+    summary_json: Path | None = None  # written after the run (by the command line)
     max_frames: int = 0
     draw: bool | None = None  # None: draw when a window or a recording will show it
     pace: bool | None = None  # None: play files at their frame rate when a window shows them
@@ -81,11 +84,13 @@ class AppParts:
 
 
 def refuse_overwriting_inputs(config: RunConfig) -> None:
-    """An output naming an input (or another output) would destroy it: refuse before anything is opened."""
+    """Before anything is opened: no output may be an input or another output, and each must be writable."""
+    wanted = [Output("--record", config.record, "the recording", RECORD_SUFFIXES) if config.record else None,
+              Output("--events", config.events, "events") if config.events else None,
+              Output("--report", config.report, "the mood report", REPORT_SUFFIXES) if config.report else None,
+              Output("--summary-json", config.summary_json, "the summary") if config.summary_json else None]
     guard_outputs({"--source": config.source, "--model": config.model, "--yunet-model": config.yunet_model},
-                  [output for output in (Output("--record", config.record, "the recording") if config.record else None,
-                                         Output("--events", config.events, "events") if config.events else None)
-                   if output is not None])
+                  [output for output in wanted if output is not None])
 
 
 class LazyPlaylistService:
@@ -100,10 +105,8 @@ class LazyPlaylistService:
         if self._service is None:
             try:
                 settings = SpotifySettings.load()
-            except MusicError as error:
+            except MusicError as error:  # every bad setting, checked by type and range where it is read
                 return Outcome(False, str(error))
-            except (TypeError, ValueError) as error:  # e.g. a token_cache that is not a string, a port out of range
-                return Outcome(False, f"bad Spotify setting: {error}")
             c = self.config
             self._service = PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public,
                                             open_links=c.open_links, notify=say)
@@ -227,10 +230,7 @@ class App:
                 image = result.frame.image
                 self.renderer.draw_faces(image, result)
                 self.renderer.draw_hud(image, self.hud_lines())
-                seen = self.processor.timeline_into(self._timeline, self._timeline_seen)
-                if seen != self._timeline_seen:
-                    self._timeline_seen = seen
-                    self.renderer.update_strip(self._timeline, seen)
+                self._refresh_strip()
                 self.renderer.draw_strip(image)
                 if self.recorder:
                     self.recorder.write(image)
@@ -293,6 +293,13 @@ class App:
             summary.music = self.music.status
         return summary
 
+    def _refresh_strip(self) -> None:
+        """Copy the main face's mood timeline (for the drawn strip and the page) when it has a new sample."""
+        seen = self.processor.timeline_into(self._timeline, self._timeline_seen)
+        if seen != self._timeline_seen:
+            self._timeline_seen = seen
+            self.renderer.update_strip(self._timeline, seen)
+
     def _serve_tick(self) -> None:
         """The page's side of the loop: its playlist button (exactly P), and the live state a few times a second."""
         if self.web.view.take_playlist_request():
@@ -301,10 +308,7 @@ class App:
         if now - self._state_at < STATE_INTERVAL:
             return
         self._state_at = now
-        seen = self.processor.timeline_into(self._timeline, self._timeline_seen)
-        if seen != self._timeline_seen:
-            self._timeline_seen = seen
-            self.renderer.update_strip(self._timeline, seen)
+        self._refresh_strip()
         last = self.music.last
         music = {"status": self.music.status or self.status, "busy": self.music.busy,
                  "ok": None if last is None else last.ok, "url": None if last is None else last.url}

@@ -18,7 +18,6 @@ from emotion_dj.core.cli import (
     say,
     setup_logging,
 )
-from emotion_dj.core.outputs import Output, guard_outputs
 from emotion_dj.runtime.detectors import DETECTOR_NAMES
 from emotion_dj.runtime.engines import DEVICES, ENGINE_NAMES, PRECISION_CHOICES
 from emotion_dj.runtime.shutdown import STOP
@@ -128,30 +127,15 @@ def quiet_opencv(verbose: bool) -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO if verbose else cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
-RECORD_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
-REPORT_SUFFIXES = (".png", ".svg", ".html")
-
-
-def run_outputs(args: argparse.Namespace) -> list[Output]:
-    """Every file this run will write, for the output guard."""
-    wanted = [Output("--record", args.record, "the recording", RECORD_SUFFIXES) if args.record else None,
-              Output("--events", args.events, "events") if args.events else None,
-              Output("--report", args.report, "the mood report", REPORT_SUFFIXES) if args.report else None,
-              Output("--summary-json", args.summary_json, "the summary") if args.summary_json else None]
-    return [output for output in wanted if output is not None]
-
-
 def run(args: argparse.Namespace) -> int:
     from emotion_dj.runtime.app import App, RunConfig, build_parts
-
-    # Before anything is opened: no output may be an input or another output, and each must be writable.
-    guard_outputs({"--source": args.source, "--model": args.model, "--yunet-model": args.yunet_model}, run_outputs(args))
 
     config = RunConfig(source=args.source, engine=args.engine, precision=args.precision, device=args.device,
                        detector=args.detector, model=args.model, yunet_model=args.yunet_model,
                        detect_width=args.detect_width, detect_every=args.detect_every, ort_threads=args.ort_threads,
                        stream_timeout=args.stream_timeout, reconnect=args.reconnect, headless=args.headless,
-                       record=args.record, events=args.events, max_frames=args.max_frames,
+                       record=args.record, events=args.events, report=args.report, summary_json=args.summary_json,
+                       max_frames=args.max_frames,
                        playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open,
                        mirror_alternate=not args.no_mirror_alternate, serve=args.serve, serve_fps=args.serve_fps,
                        serve_token=env("EMOTION_DJ_SERVE_TOKEN"))

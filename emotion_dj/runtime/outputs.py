@@ -20,6 +20,7 @@ from emotion_dj.core.outputs import OutputError, check_writable
 from emotion_dj.runtime.frames import Result
 
 EVENTS_FLUSH_SECONDS = 1.0
+RECORD_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")  # mp4v for the first three, MJPG for .avi
 
 
 class Recorder:

@@ -89,9 +89,9 @@ def onnx_probabilities(weights: str, images: np.ndarray, batch_size: int = 512) 
                    "temperature_source": "inside the ONNX graph (fitted on val)"}
 
 
-def checkpoint_probabilities(weights: str, images: np.ndarray, val: Split | None, batch_size: int = 512) -> tuple[np.ndarray, dict]:
-    """A checkpoint's calibrated probabilities; without a stored temperature it is fitted on `val` here."""
-    checkpoint = load_checkpoint(weights)
+def checkpoint_probabilities(checkpoint: dict, images: np.ndarray, val: Split | None,
+                             batch_size: int = 512) -> tuple[np.ndarray, dict]:
+    """A loaded checkpoint's calibrated probabilities; without a stored temperature it is fitted on `val` here."""
     model = build_model(checkpoint)
     norm = checkpoint["normalization"]
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -101,18 +101,12 @@ def checkpoint_probabilities(weights: str, images: np.ndarray, val: Split | None
     source = "stored with the model (fitted on val)"
     if not temperature:
         if val is None:
-            raise CheckpointError(f"{weights} has no temperature and no val split was loaded to fit one")
+            raise CheckpointError("the checkpoint has no temperature and no val split was loaded to fit one")
         val_logits = predict_logits(model, val.images, norm["mean"], norm["std"], device, batch_size)
         temperature = fit_temperature(val_logits, val.labels)
         source = "fitted on val now (the checkpoint has none)"
     return softmax(logits, temperature), {"classes": tuple(checkpoint.get("classes", CLASSES)), "temperature": temperature,
                                           "temperature_source": source}
-
-
-def model_probabilities(weights: str, images: np.ndarray, val: Split | None, batch_size: int = 512):
-    if Path(weights).suffix == ".onnx":
-        return onnx_probabilities(weights, images, batch_size)
-    return checkpoint_probabilities(weights, images, val, batch_size)
 
 
 def to_ferplus_classes(probs: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
@@ -136,16 +130,22 @@ def evaluate(weights: str, data: str | None, split: str, batch_size: int = 512, 
     the crowd and calibration against the votes; FER2013's own labels on the whole split beside it. flip=True adds
     test-time flip averaging (the mean of each face's and its mirror's probabilities).
     """
-    needs_val = Path(weights).suffix != ".onnx"  # a checkpoint may need its temperature fitted
-    if needs_val:
-        load_checkpoint(weights)  # a missing or foreign checkpoint fails first, before the data is read
-    wanted = tuple(dict.fromkeys((split, "val") if needs_val else (split,)))
+    # A missing or foreign checkpoint fails first, before the data is read; it may need val for its temperature.
+    checkpoint = None if Path(weights).suffix == ".onnx" else load_checkpoint(weights)
+    wanted = tuple(dict.fromkeys((split, "val") if checkpoint is not None else (split,)))
     faces = load_fer2013(data, splits=wanted, drop_blank_in=())
-    probs, about = model_probabilities(weights, faces[split].images, faces.get("val"), batch_size)
+    count = len(faces[split])
+    images = faces[split].images
+    if flip:  # the mirrored faces ride in the same pass (one model load, one run)
+        images = np.concatenate([images, images[:, :, ::-1]])
+    if checkpoint is None:
+        every, about = onnx_probabilities(weights, images, batch_size)
+    else:
+        every, about = checkpoint_probabilities(checkpoint, images, faces.get("val"), batch_size)
+    probs = every[:count]
     passes = {"single": probs}
     if flip:
-        passes["flip"] = 0.5 * (probs + model_probabilities(weights, faces[split].images[:, :, ::-1].copy(),
-                                                             faces.get("val"), batch_size)[0])
+        passes["flip"] = 0.5 * (probs + every[count:])
     result = {"weights": str(weights), "split": split, "labels": labels, **about, "classes": list(about["classes"])}
     fer2013_labels = faces[split].labels
     if labels == "fer2013":

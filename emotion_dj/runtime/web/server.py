@@ -95,7 +95,7 @@ class WebServer:
 
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
-        app = web.Application(middlewares=[self._guard])
+        app = web.Application(middlewares=[self._make_guard()])
         app.add_routes([web.get("/", self._page("index.html")), web.get("/report", self._page("report.html")),
                         web.get("/login", self._login), web.get("/static/{name}", self._static),
                         web.get("/video.mjpg", self._video), web.get("/events", self._events),
@@ -128,8 +128,8 @@ class WebServer:
     def _token_ok(self, given: str | None) -> bool:
         return bool(given) and secrets.compare_digest(given, self.token)
 
-    @property
-    def _guard(self):
+    def _make_guard(self):
+        """The middleware every request passes: Host (loopback bind), token (network bind), anti-CSRF (POST)."""
         from aiohttp import web
 
         @web.middleware
