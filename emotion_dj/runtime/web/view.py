@@ -51,6 +51,8 @@ class LiveView:
         self.state_seq += 1
 
     def take_playlist_request(self) -> bool:
+        if not self._playlist_requests:  # the usual case, every loop of the app: no lock taken
+            return False
         with self._lock:
             asked, self._playlist_requests = self._playlist_requests > 0, 0
             return asked
