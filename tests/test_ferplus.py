@@ -124,3 +124,25 @@ def test_dry_run_reports_the_schedules_step_count(tiny_csv, capsys):
     out = capsys.readouterr().out
     assert "42 training faces, batch 16: 2 steps per epoch, 10 steps in 5 epochs" in out  # 42 // 16 = 2
     assert "ms per step" in out and "projected" in out
+
+
+def test_distillation_blends_the_flip_averaged_teacher_into_the_targets(tiny_folder, tmp_path):
+    from emotion_dj.train.train import distilled_targets, teacher_probabilities
+
+    votes = tmp_path / "ferplus_labels.csv"
+    write_votes(tiny_folder, votes, np.random.default_rng(0))
+    common = ["--data", str(tiny_folder), "--labels", "ferplus", "--ferplus", str(votes), "--epochs", "1",
+              "--batch-size", "16", "--widths", "8,8,16,16,16", "--amp", "off", "--schedule", "onecycle"]
+    assert train_main([*common, "--out", str(tmp_path / "teacher")]) == 0
+    teacher = tmp_path / "teacher" / "best.pt"
+    images = load_fer2013(tiny_folder, labels="ferplus", ferplus=str(votes))["train"].images
+    probs = teacher_probabilities(teacher, images, list(FERPLUS_CLASSES), torch.device("cpu"))
+    mirrored = teacher_probabilities(teacher, np.ascontiguousarray(images[..., ::-1]), list(FERPLUS_CLASSES), torch.device("cpu"))
+    assert probs.shape == (len(images), 8) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert np.allclose(probs, mirrored, atol=1e-6)  # the mean over a face and its mirror is mirror-invariant
+    blended = distilled_targets(torch.tensor([0, 7]), probs[:2], 0.25)
+    assert torch.allclose(blended, 0.75 * torch.eye(8)[[0, 7]] + 0.25 * torch.from_numpy(probs[:2]))
+    assert train_main([*common, "--teacher", str(teacher), "--distill", "0.5", "--out", str(tmp_path / "student")]) == 0
+    assert load_checkpoint(tmp_path / "student" / "best.pt")["train_config"]["distill"] == 0.5
+    # a share outside 0..1: one line, exit 2
+    assert train_main([*common, "--teacher", str(teacher), "--distill", "1.5", "--out", str(tmp_path / "bad")]) == 2

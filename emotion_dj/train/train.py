@@ -78,6 +78,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "weight of 1 over the faces: the rare classes (contempt, disgust, fear) count for more")
     p.add_argument("--fer2013-vote", type=float, default=0.0, metavar="W",
                    help="FER+: count FER2013's own label as W more votes in the training targets (rare classes)")
+    p.add_argument("--teacher", type=Path, metavar="CHECKPOINT",
+                   help="distil from this FER+ model: its flip-averaged, temperature-calibrated probabilities on each "
+                        "training face are blended into the targets (offline, computed once)")
+    p.add_argument("--distill", type=float, default=0.5, metavar="W",
+                   help="with --teacher: the teacher's share of each target (0..1; the votes keep 1 - W)")
     p.add_argument("--img-size", type=int, default=48, help="network input size S (48 native; 128 upsampled)")
     p.add_argument("--epochs", type=int, default=45)
     p.add_argument("--batch-size", type=int, default=128)
@@ -306,6 +311,28 @@ def training_targets(split, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(split.targets if split.targets is not None else split.labels).to(device)
 
 
+def teacher_probabilities(path: Path, images: np.ndarray, classes: list[str], device: torch.device) -> np.ndarray:
+    """A trained model's view of each training face, for distillation: the mean of its calibrated probabilities on
+    the face and its mirror image (the flip-averaged model scores higher than one pass, so the student learns from
+    the better of the two)."""
+    teacher = load_checkpoint(path)
+    if list(teacher.get("classes", CLASSES)) != classes:
+        raise TrainingError(f"--teacher {path} predicts {teacher.get('classes', CLASSES)}, this run {classes}")
+    model = build_model(teacher).to(device)
+    norm, temperature = teacher["normalization"], teacher.get("temperature") or 1.0
+    views = (images, np.ascontiguousarray(images[..., ::-1]))
+    probs = [softmax(predict_logits(model, view, norm["mean"], norm["std"], device), temperature) for view in views]
+    return ((probs[0] + probs[1]) / 2).astype(np.float32)
+
+
+def distilled_targets(targets: torch.Tensor, teacher: np.ndarray, weight: float) -> torch.Tensor:
+    """(1 - weight) x the labels (indices become one-hot) + weight x the teacher's probabilities."""
+    if not 0.0 <= weight <= 1.0:
+        raise TrainingError(f"--distill {weight}: the teacher's share must lie in 0..1")
+    labels = targets.float() if targets.dim() == 2 else nn.functional.one_hot(targets, teacher.shape[1]).float()
+    return (1 - weight) * labels + weight * torch.from_numpy(teacher).to(labels.device)
+
+
 def val_score(logits: np.ndarray, labels: np.ndarray, ferplus: bool) -> float:
     """What picks the best epoch: accuracy (FER2013, as before) or the mean of accuracy and macro recall (FER+)."""
     predictions = logits.argmax(1)
@@ -368,6 +395,11 @@ def run(args: argparse.Namespace) -> int:
         targets = training_targets(splits["train"], device)
     else:
         targets = torch.from_numpy(np.concatenate([splits["train"].labels, extra_labels])).to(device)
+    if args.teacher:
+        if args.extra_train:
+            raise TrainingError("--teacher distils over the FER2013 training faces; it cannot be combined with --extra-train")
+        targets = distilled_targets(targets, teacher_probabilities(args.teacher, train_images, classes, device), args.distill)
+        log.info("distilling from %s (flip-averaged), teacher share %.2f", args.teacher, args.distill)
     steps_each_epoch = steps_per_epoch(len(targets), args.batch_size)
     optimizer, scheduler = build_optimizer(args, model, steps_each_epoch)
     step_scheduler = scheduler if args.schedule == "onecycle" else None
