@@ -125,8 +125,9 @@ def build_parts(config: RunConfig) -> AppParts:
     detector = create_detector(config.detector, **detector_options)
     window = None if config.headless else Window.open("Emotion DJ")
     # a window or the web page keeps showing the demo or an image until Q (or a signal)
-    source_options = {"loop": window is not None or web is not None}
-    if source_kind(config.source.strip()) == "stream":
+    kind = source_kind(config.source.strip())
+    source_options = {"loop": (window is not None or web is not None) and kind in ("demo", "image")}  # a video ends
+    if kind == "stream":
         source_options.update(timeout=config.stream_timeout, reconnect=config.reconnect)
     source = open_source(config.source, **source_options)
     engine.warmup()

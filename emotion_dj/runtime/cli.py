@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
         prog="run_edge.py",
         description="Emotion DJ edge runtime: faces -> expressions, live. Keys: P playlist, Q/Esc quit. "
-                    "Subcommands: 'run_edge.py playlist --help', 'run_edge.py report --help'.",
+                    "Subcommands: 'run_edge.py playlist --help', 'run_edge.py report --help', 'run_edge.py fleet --help'.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--source", default=env("EMOTION_DJ_SOURCE", "0"),
                    help="camera index, video file, image, RTSP/HTTP URL, or 'demo' [$EMOTION_DJ_SOURCE]")
@@ -168,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         from emotion_dj.runtime.music.cli import main as playlist_main
 
         return playlist_main(argv[1:])
+    if argv and argv[0] == "fleet":
+        from emotion_dj.fleet.cli import main as fleet_main
+
+        return fleet_main(argv[1:])
     if argv and argv[0] == "report":
         from emotion_dj.runtime.report import main as report_main
 

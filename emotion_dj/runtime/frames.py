@@ -26,6 +26,7 @@ class FaceResult:
     box: tuple[int, int, int, int]
     probs: np.ndarray  # smoothed, for display
     raw: np.ndarray  # this frame's model output
+    mood: np.ndarray | None = None  # smoothed over seconds (the playlist's view of this face)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Result:
     frame: Frame
     faces: list[FaceResult]
     detected: bool
+    dropped: bool = False  # the engine could not answer for this frame (a remote model service that failed)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class RunSummary:
     events_lines: int | None = None
     music: str | None = None
     nonfinite_outputs: int = 0  # faces left out because the model's output held NaN or Inf
+    dropped_inference: int = 0  # frames whose faces the engine could not score (a remote model that failed)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,6 +82,8 @@ class RunSummary:
             f"dropped {self.dropped_capture} at capture + {self.dropped_render} at render",
             f"  stage ms p50/p95: {stages}",
             *([f"  music: {self.music}"] if self.music else []),
+            *([f"  dropped: {self.dropped_inference} frame(s) the model service could not score"]
+              if self.dropped_inference else []),
             *([f"  warning: the model gave non-finite output (NaN/Inf) for {self.nonfinite_outputs} face(s); they were "
                "left out"] if self.nonfinite_outputs else []),
         ])

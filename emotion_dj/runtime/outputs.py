@@ -47,18 +47,45 @@ class Recorder:
             self.writer = None
 
 
+def complete_lines_length(descriptor: int) -> int:
+    """The length of a file up to the end of its last complete line (a process killed mid-write leaves a partial one)."""
+    size = os.fstat(descriptor).st_size
+    position = size
+    while position > 0:
+        start = max(0, position - (1 << 16))
+        chunk = os.pread(descriptor, position - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        position = start
+    return 0
+
+
+def next_frame_index(path: Path) -> int:
+    """The frame after the last one an events file records completely: where a restarted fleet camera goes on."""
+    last = None
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.startswith(b'{"frame":') and line.endswith(b"\n"):
+                    last = line
+    except FileNotFoundError:
+        return 0
+    return 0 if last is None else int(json.loads(last)["frame"]) + 1
+
+
 class EventLog:
     """One JSON line per processed frame, plus one line per user event (e.g. a mood snapshot).
 
     Each face carries `probs` (smoothed, what the screen shows) and `raw` (this frame's model output).
     """
 
-    def __init__(self, path: Path, classes: tuple[str, ...]):
+    def __init__(self, path: Path, classes: tuple[str, ...], append: bool = False):
         self.path = Path(path)
         self.classes = classes
         check_writable(self.path, "events")
         try:
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+            descriptor = os.open(self.path, (os.O_RDWR if append else os.O_WRONLY) | os.O_CREAT, 0o644)
         except OSError as error:
             raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
         try:
@@ -69,7 +96,11 @@ class EventLog:
             os.close(descriptor)
             raise OutputError(f"events file {self.path} is being written by another running Emotion DJ: "
                               "give this run its own --events file") from None
-        if stat.S_ISREG(os.fstat(descriptor).st_mode):  # a device or a FIFO (/dev/full, a pipe) is not emptied
+        regular = stat.S_ISREG(os.fstat(descriptor).st_mode)  # a device or a FIFO (/dev/full, a pipe) is not emptied
+        if regular and append:  # a restarted camera of a fleet goes on after its last complete line
+            os.ftruncate(descriptor, complete_lines_length(descriptor))
+            os.lseek(descriptor, 0, os.SEEK_END)
+        elif regular:
             os.ftruncate(descriptor, 0)
         self.file = os.fdopen(descriptor, "w", buffering=1 << 16)
         self.lines = 0

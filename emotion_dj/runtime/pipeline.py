@@ -67,8 +67,10 @@ END = _End()
 class Pipeline:
     """Runs a FrameProcessor's two stages in their own threads behind a capture thread."""
 
-    def __init__(self, source: Source, processor: FrameProcessor, pace: bool = False, max_frames: int = 0):
+    def __init__(self, source: Source, processor: FrameProcessor, pace: bool = False, max_frames: int = 0,
+                 first_index: int = 0):
         self.source, self.processor = source, processor
+        self.first_index = first_index  # a resumed run numbers (and times) its frames from where the last one stopped
         self.times = processor.times
         self.pace = pace  # play a file at its own frame rate (for a window), not as fast as possible
         self.max_frames = max_frames
@@ -78,6 +80,7 @@ class Pipeline:
         self.detected: queue.Queue = queue.Queue(maxsize=2 if live else 8)
         self.results: queue.Queue = queue.Queue(maxsize=2 if live else 8)
         self._stop = threading.Event()
+        self._finish = threading.Event()  # no more frames: the ones in flight still go through (finish())
         self._threads = [
             threading.Thread(target=self._guard, args=(self._capture_loop,), name="capture", daemon=True),
             threading.Thread(target=self._guard, args=(self._stage_loop, self.frames, self.detected, processor.detect,
@@ -110,6 +113,11 @@ class Pipeline:
             self.source.close()
         return not any(thread.is_alive() for thread in self._threads)
 
+    def finish(self) -> None:
+        """Read no more frames, but let those already read go through every stage: the results end with END.
+        (stop() instead drops what is in flight.)"""
+        self._finish.set()
+
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
@@ -137,9 +145,9 @@ class Pipeline:
 
     # -- capture thread --------------------------------------------------------------------------
     def _capture_loop(self) -> None:
-        index, start = 0, time.perf_counter()
+        index, start = self.first_index, time.perf_counter()
         interval = 1.0 / self.source.fps if self.pace and not self.source.live else 0.0
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._finish.is_set():
             if self.max_frames and index >= self.max_frames:
                 break
             with Timer(self.times, "decode"):
@@ -147,7 +155,7 @@ class Pipeline:
             if image is None:
                 break
             now = time.perf_counter()
-            timestamp = now - start if self.source.live or self.pace else index / self.source.fps
+            timestamp = now - start if self.source.live or self.pace else index / self.source.fps  # resumed: file time
             frame = Frame(index, timestamp, image)
             index += 1
             self.counters.captured += 1
@@ -156,8 +164,8 @@ class Pipeline:
             elif not self._put(self.frames, frame):
                 return
             if interval:
-                self._stop.wait(max(0.0, start + index * interval - time.perf_counter()))
-        self.counters.ended = not self._stop.is_set()
+                self._stop.wait(max(0.0, start + (index - self.first_index) * interval - time.perf_counter()))
+        self.counters.ended = not self._stop.is_set() and not self._finish.is_set()
         self._put(self.frames, END)
 
     # -- detect and infer threads ----------------------------------------------------------------
@@ -195,4 +203,4 @@ class Pipeline:
             dropped_capture=c.dropped_capture, dropped_render=c.dropped_render,
             seconds=round(elapsed, 3), fps=round(processed / elapsed, 2) if elapsed > 0 else 0.0,
             stages=self.times.summary(), ended="source ended" if c.ended else "stopped", error=c.error,
-            nonfinite_outputs=self.processor.nonfinite)
+            nonfinite_outputs=self.processor.nonfinite, dropped_inference=self.processor.dropped)

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from emotion_dj.runtime.detectors import Detector
-from emotion_dj.runtime.engines import Engine
+from emotion_dj.runtime.engines import Engine, InferenceDropped
 from emotion_dj.runtime.faces import FaceCropper
 from emotion_dj.runtime.frames import FaceResult, Frame, Result
 from emotion_dj.runtime.stats import StageTimes, Timer
@@ -34,6 +34,7 @@ class FrameProcessor:
         self.times = times or StageTimes(STAGES)
         self.processed = 0
         self.nonfinite = 0  # faces whose model output held NaN or Inf: counted, left out of the frame's result
+        self.dropped = 0  # frames the engine gave up on (InferenceDropped): counted, tracks left as they were
         self._boxes = np.empty((0, 4), np.int32)
         self._landmarks: np.ndarray | None = None
         self._no_probs = np.empty((0, len(engine.info.classes)), np.float32)
@@ -61,14 +62,18 @@ class FrameProcessor:
         with Timer(self.times, "infer"):
             if len(boxes):
                 mirror = self.mirror_alternate and self.processed % 2 == 1
-                probs = self.engine.infer(self.cropper.crop(frame.image, boxes, frame.landmarks, mirror))
+                try:
+                    probs = self.engine.infer(self.cropper.crop(frame.image, boxes, frame.landmarks, mirror))
+                except InferenceDropped:
+                    self.dropped += 1
+                    return Result(frame, [], frame.detected, dropped=True)
                 if not np.isfinite(probs).all():  # a broken model: never smooth, draw or log NaN
                     boxes, probs = self._finite_only(boxes, probs)
             else:
                 probs = self._no_probs
         with Timer(self.times, "track"):
             tracks = self.tracker.update(boxes, probs, frame.timestamp)
-            faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw) for t in tracks]
+            faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw, t.mood.copy()) for t in tracks]
             main = self.tracker.main_face()
             with self._main_lock:
                 self._main_id = None if main is None else main.id

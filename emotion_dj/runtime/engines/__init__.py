@@ -27,6 +27,11 @@ class EngineUnavailable(Unavailable):
     """This engine cannot run here (library or GPU missing); the message says how to fix it."""
 
 
+class InferenceDropped(Exception):
+    """An engine that could not score this frame's faces and gave up (a remote model service that failed after its
+    retries). The frame processor counts the frame as dropped and goes on; local engines never raise it."""
+
+
 @dataclass
 class EngineOptions:
     """What every engine is created from; an engine with more to configure subclasses this."""

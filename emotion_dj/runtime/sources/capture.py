@@ -121,8 +121,8 @@ class StreamSource(Source):
 class VideoFileSource(Source):
     live = False
 
-    def __init__(self, capture: cv2.VideoCapture, path: Path, first: np.ndarray):
-        self.capture, self.path = capture, path
+    def __init__(self, capture: cv2.VideoCapture, path: Path, first: np.ndarray, loop: bool = False):
+        self.capture, self.path, self.loop = capture, path, loop
         self.fps = frame_rate(capture)
         self._first: np.ndarray | None = first  # read once at open to prove the file decodes
 
@@ -140,13 +140,16 @@ class VideoFileSource(Source):
         if not ok:
             capture.release()
             raise SourceError(f"cannot decode video {path} (corrupt, empty or not a video)")
-        return cls(capture, path, first)
+        return cls(capture, path, first, options.loop)
 
     def read(self) -> np.ndarray | None:
         if self._first is not None:
             frame, self._first = self._first, None
             return frame
         ok, frame = self.capture.read()
+        if not ok and self.loop:  # played round: back to the first frame
+            self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self.capture.read()
         return frame if ok else None
 
     def describe(self) -> str:

@@ -1,0 +1,181 @@
+"""FLEET.toml: the cameras (source, room, optional node) and the shared model service. Read and checked here,
+without Ray, so a bad file fails in one line before anything starts.
+
+    [model]                  # one batched model service for every camera
+    engine = "onnx"          # auto | trt | onnx | torch, as for run_edge.py
+    precision = "auto"
+    device = "cpu"           # cpu | cuda | auto; cuda: one replica per GPU
+    replicas = 1
+    max_batch = 32           # requests (one per camera frame) gathered into one engine call
+    batch_wait_ms = 2        # how long a replica waits to fill a batch
+    threads = 1              # ONNX Runtime threads per replica
+
+    [serve]
+    host = "127.0.0.1"
+    port = 8008              # the HTTP ingress: /rooms, /rooms/NAME, POST /rooms/NAME/playlist
+
+    [camera_defaults]        # any camera key, for every camera that does not set it
+    detector = "auto"
+
+    [[camera]]
+    name = "bar-door"
+    source = "demo"          # as --source; relative paths are relative to this file
+    room = "bar"
+    node = "bar-pi"          # optional: a custom resource of the Ray node that has this camera
+    loop = false             # a file or the demo played round (a clip standing in for a camera)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import tomllib
+
+from emotion_dj.core.errors import UserError
+from emotion_dj.runtime.detectors import DETECTOR_NAMES
+from emotion_dj.runtime.engines import DEVICES, ENGINE_NAMES, PRECISION_CHOICES
+from emotion_dj.runtime.sources import source_kind
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # camera and room names become file names and URL parts
+
+
+class FleetConfigError(UserError):
+    """A FLEET.toml that cannot run; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    engine: str = "auto"
+    precision: str = "auto"
+    device: str = "cpu"
+    model: str | None = None  # an explicit model file instead of the shipped weights
+    replicas: int = 1
+    max_batch: int = 32
+    batch_wait_ms: float = 2.0
+    threads: int = 1
+    retries: int = 3  # attempts after the first for a frame whose replica failed, before it is counted as dropped
+    timeout_s: float = 10.0  # the longest wait for one attempt
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8008
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    name: str
+    source: str
+    room: str
+    node: str | None = None
+    loop: bool = False  # play a file or the demo round and round (a clip standing in for a camera)
+    detector: str = "auto"
+    detect_width: int = 320
+    detect_every: int = 1
+    mirror_alternate: bool = True
+    restarts: int = 3  # times a camera whose source stalls or dies is restarted before it is given up
+    stream_timeout: float = 5.0
+    reconnect: int = 0
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    path: Path
+    model: ModelSettings
+    serve: ServeSettings
+    cameras: tuple[CameraSettings, ...] = field(default_factory=tuple)
+
+    @property
+    def rooms(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(camera.room for camera in self.cameras))
+
+
+def _typed(cls, table: dict, where: str, path: Path):
+    """`cls(**table)` with each value checked against the field's type; unknown keys are errors, never dropped."""
+    known = {f.name: f for f in fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in known:
+            raise FleetConfigError(f"{path}: unknown key '{key}' in {where} (known: {', '.join(known)})")
+        kind = str(known[key].type)
+        ok = (isinstance(value, bool) if kind == "bool" else
+              isinstance(value, int) and not isinstance(value, bool) if kind == "int" else
+              isinstance(value, (int, float)) and not isinstance(value, bool) if kind == "float" else
+              isinstance(value, str))
+        if not ok:
+            raise FleetConfigError(f"{path}: {where}.{key} must be {kind.replace(' | None', '')}, got {value!r}")
+        values[key] = float(value) if kind == "float" else value
+    try:
+        return cls(**values)
+    except TypeError as error:  # a missing required key
+        missing = str(error).split(":")[-1].strip()
+        raise FleetConfigError(f"{path}: {where} needs {missing}") from None
+
+
+def _check(condition: bool, path: Path, message: str) -> None:
+    if not condition:
+        raise FleetConfigError(f"{path}: {message}")
+
+
+def load_fleet(path: Path) -> FleetConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise FleetConfigError(f"fleet file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise FleetConfigError(f"cannot read {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise FleetConfigError(f"{path}: not valid TOML ({error})") from None
+    unknown = set(data) - {"model", "serve", "camera_defaults", "camera"}
+    _check(not unknown, path, f"unknown table(s) {', '.join(sorted(unknown))} (known: model, serve, camera_defaults, camera)")
+    model = _typed(ModelSettings, data.get("model", {}), "[model]", path)
+    _check(model.engine in ENGINE_NAMES, path, f"[model].engine '{model.engine}': choose from {', '.join(ENGINE_NAMES)}")
+    _check(model.precision in PRECISION_CHOICES, path,
+           f"[model].precision '{model.precision}': choose from {', '.join(PRECISION_CHOICES)}")
+    _check(model.device in DEVICES, path, f"[model].device '{model.device}': choose from {', '.join(DEVICES)}")
+    _check(1 <= model.replicas <= 64, path, "[model].replicas must be 1..64")
+    _check(1 <= model.max_batch <= 1024, path, "[model].max_batch must be 1..1024")
+    _check(0 <= model.batch_wait_ms <= 1000, path, "[model].batch_wait_ms must be 0..1000")
+    _check(0 <= model.threads <= 256, path, "[model].threads must be 0..256 (0: one per core)")
+    _check(0 <= model.retries <= 20 and 0.1 <= model.timeout_s <= 600, path,
+           "[model].retries must be 0..20 and [model].timeout_s 0.1..600")
+    if model.model is not None:
+        model = ModelSettings(**{**model.__dict__, "model": str(_relative(model.model, path))})
+    serve = _typed(ServeSettings, data.get("serve", {}), "[serve]", path)
+    _check(0 <= serve.port <= 65535, path, "[serve].port must be 0..65535")
+
+    defaults = data.get("camera_defaults", {})
+    _check(isinstance(defaults, dict), path, "[camera_defaults] must be a table")
+    tables = data.get("camera", [])
+    _check(isinstance(tables, list) and tables, path, "no cameras: add at least one [[camera]] with name, source and room")
+    cameras = []
+    for number, table in enumerate(tables, 1):
+        _check(isinstance(table, dict), path, f"camera {number} must be a table ([[camera]])")
+        camera = _typed(CameraSettings, {**defaults, **table}, f"[[camera]] {number}", path)
+        for key in ("name", "room"):
+            _check(bool(NAME.match(getattr(camera, key))), path,
+                   f"camera {number}: {key} '{getattr(camera, key)}' must be 1-64 letters, digits, '.', '_' or '-'")
+        _check(camera.detector in DETECTOR_NAMES, path,
+               f"camera {camera.name}: detector '{camera.detector}': choose from {', '.join(DETECTOR_NAMES)}")
+        _check(0 <= camera.restarts <= 100 and camera.detect_every >= 1 and camera.detect_width >= 0, path,
+               f"camera {camera.name}: restarts must be 0..100, detect_every at least 1, detect_width at least 0")
+        source = camera.source.strip()
+        try:
+            kind = source_kind(source)
+        except UserError as error:
+            raise FleetConfigError(f"{path}: camera {camera.name}: {error}") from None
+        if kind in ("video", "image"):
+            source = str(_relative(source, path))
+        cameras.append(CameraSettings(**{**camera.__dict__, "source": source}))
+    names = [camera.name for camera in cameras]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    _check(not duplicates, path, f"camera names must be unique: {', '.join(duplicates)}")
+    return FleetConfig(path, model, serve, tuple(cameras))
+
+
+def _relative(text: str, config_path: Path) -> Path:
+    candidate = Path(text).expanduser()
+    return candidate if candidate.is_absolute() else (config_path.parent / candidate).resolve()

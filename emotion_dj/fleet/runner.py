@@ -1,0 +1,271 @@
+"""Start a fleet on Ray, watch it, restart what fails, stop it cleanly, and sum it up.
+
+    cameras (CameraWorker actors) --crops--> EmotionModel (Serve, @serve.batch, N replicas) --probs--> cameras
+    cameras --face moods--> Rooms actor <-- FleetIngress (HTTP: /rooms, /rooms/NAME/playlist)
+
+On one machine `ray.init()` starts a local Ray; `address` (or RAY_ADDRESS) joins a running cluster. A camera whose
+run ends in an error (its source stalled or failed) or whose actor died is started again, up to its `restarts`,
+going on after the last frame its events file holds; the others never notice. A model replica that dies is
+replaced by Serve, and the cameras' calls in flight are retried (RemoteEngine), else counted as dropped.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ray
+from ray import serve
+
+from emotion_dj.core.cli import say
+from emotion_dj.fleet.camera import CameraWorker
+from emotion_dj.fleet.config import CameraSettings, FleetConfig
+from emotion_dj.fleet.rooms import Rooms
+from emotion_dj.fleet.service import ingress_deployment, model_deployment
+from emotion_dj.runtime.shutdown import SIGNALS, StopFlag
+
+log = logging.getLogger(__name__)
+NAMESPACE = "emotion_dj"
+STOP_GRACE_S = 5.0  # how long cameras get to flush their events when the fleet stops
+
+
+@dataclass
+class CameraRun:
+    settings: CameraSettings
+    actor: object = None
+    future: object = None
+    restarts: int = 0
+    runs: list[dict] = field(default_factory=list)  # one summary per actor run (a restart adds one)
+    done: bool = False
+    gave_up: str | None = None
+
+
+class Fleet:
+    def __init__(self, config: FleetConfig, events_dir: Path | None = None, max_frames: int = 0,
+                 address: str | None = None, verbose: bool = False):
+        self.config, self.events_dir, self.max_frames = config, events_dir, max_frames
+        self.address, self.verbose = address, verbose
+        self.cameras = {c.name: CameraRun(c) for c in config.cameras}
+        self.model = self.rooms = None
+        self.model_description = ""
+        self.started = 0.0
+
+    # -- start -----------------------------------------------------------------------------------
+    def start(self) -> Fleet:
+        with ray_chatter_hidden(self.verbose):
+            return self._start()
+
+    def _start(self) -> Fleet:
+        self.started = time.perf_counter()
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        # Ray's core installs its own SIGTERM handler (it kills the process at once); the app's own handlers (a
+        # flag that the watch loop checks, so every camera flushes its events) are put back after it.
+        handlers = {sig: signal.getsignal(sig) for sig in SIGNALS}
+        ray.init(address=address, namespace=NAMESPACE, include_dashboard=False, log_to_driver=self.verbose,
+                 logging_level=logging.INFO if self.verbose else logging.WARNING, configure_logging=self.verbose)
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+        s, m = self.config.serve, self.config.model
+        serve.start(http_options={"host": s.host, "port": s.port}, logging_config={"log_level": "WARNING"})
+        self.model = serve.run(model_deployment(m).bind(m.engine, m.precision, m.device, m.model, m.threads, m.max_batch,
+                                                        m.batch_wait_ms),
+                               name="emotion-model", route_prefix=None)
+        info = self.model.info.remote().result(timeout_s=120)
+        self.model_description = self.model.describe.remote().result(timeout_s=60)["engine"]
+        self.rooms = ray.remote(Rooms).options(name="rooms", num_cpus=0).remote(
+            info.classes, {c.name: c.room for c in self.config.cameras})
+        serve.run(ingress_deployment().bind(self.rooms), name="emotion-dj", route_prefix="/")
+        if self.events_dir:
+            self.events_dir.mkdir(parents=True, exist_ok=True)
+        for run in self.cameras.values():
+            self._launch(run, resume=False)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.serve.host}:{self.config.serve.port}"
+
+    def events_path(self, name: str) -> Path | None:
+        return self.events_dir / f"{name}.jsonl" if self.events_dir else None
+
+    def _launch(self, run: CameraRun, resume: bool) -> None:
+        c = run.settings
+        options = {"name": f"camera:{c.name}:{run.restarts}", "num_cpus": 0, "max_concurrency": 4, "max_restarts": 0}
+        if c.node:  # a custom resource of the node the camera is attached to (ray start --resources)
+            options["resources"] = {c.node: 0.001}
+        events = self.events_path(c.name)
+        run.actor = ray.remote(CameraWorker).options(**options).remote(
+            c, self.config.model, self.model, self.rooms, str(events) if events else None, self.max_frames, resume)
+        run.future = run.actor.run.remote()
+
+    # -- watch -----------------------------------------------------------------------------------
+    def supervise(self, stop: StopFlag, poll_s: float = 0.25) -> str:
+        """Until every camera has ended (or been given up) or `stop` is set; returns why it ended."""
+        while not stop.is_set():
+            pending = [run.future for run in self.cameras.values() if not run.done]
+            if not pending:
+                return "every camera ended"
+            ready, _ = ray.wait(pending, num_returns=1, timeout=poll_s)
+            for future in ready:
+                self._collect(next(run for run in self.cameras.values() if run.future == future))
+        return stop.reason
+
+    def _collect(self, run: CameraRun) -> None:
+        """A camera's run has ended: keep its summary, and restart it if it failed and may be restarted."""
+        try:
+            summary = ray.get(run.future)
+            reason = summary.get("error")
+        except ray.exceptions.RayTaskError as error:  # a bug: run() raised; the actor is alive, so it is ended
+            ray.kill(run.actor)
+            cause = error.cause if getattr(error, "cause", None) is not None else error
+            summary = {"camera": run.settings.name, "error": f"failed ({type(cause).__name__}: {str(cause).splitlines()[0][:200]})",
+                       **self._dead_run_counts(run)}
+            reason = summary["error"]
+        except ray.exceptions.RayError as error:  # the actor died (killed, crashed, out of memory)
+            summary = {"camera": run.settings.name, "error": f"actor died ({type(error).__name__})",
+                       **self._dead_run_counts(run)}
+            reason = summary["error"]
+        run.runs.append(summary)
+        if not reason:
+            run.done = True
+            return
+        if run.restarts >= run.settings.restarts:
+            run.done, run.gave_up = True, reason
+            say(f"camera {run.settings.name}: {reason}; given up after {run.restarts} restart(s)")
+            return
+        run.restarts += 1
+        say(f"camera {run.settings.name}: {reason}; restarting ({run.restarts} of {run.settings.restarts})")
+        time.sleep(min(0.5 * run.restarts, 3.0))  # a source that fails at once is not hammered
+        self._launch(run, resume=True)
+
+    def _dead_run_counts(self, run: CameraRun) -> dict:
+        """A dead actor cannot sum up its run: its frames are read back from its events file (the lines it got to
+        disk; the next run goes on after the last of them)."""
+        events = self.events_path(run.settings.name)
+        if events is None or not events.exists():
+            return {"frames_processed": 0}
+        with open(events, "rb") as f:
+            logged = sum(1 for line in f if line.startswith(b'{"frame":') and line.endswith(b"\n"))
+        counted = sum(r.get("events_lines") or 0 for r in run.runs)
+        return {"frames_processed": logged - counted, "events_lines": logged - counted}
+
+    # -- stop ------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask every running camera to stop, and give them STOP_GRACE_S to flush their events and report."""
+        running = [run for run in self.cameras.values() if not run.done]
+        for run in running:
+            run.actor.stop.remote()
+        deadline = time.monotonic() + STOP_GRACE_S
+        for run in running:
+            try:
+                run.runs.append(ray.get(run.future, timeout=max(0.1, deadline - time.monotonic())))
+            except (ray.exceptions.RayError, TimeoutError) as error:
+                run.runs.append({"camera": run.settings.name, "error": f"did not stop in time ({type(error).__name__})",
+                                 "frames_processed": 0})
+            run.done = True
+
+    def shutdown(self) -> None:
+        """Leave nothing behind: on a cluster that was joined, only this fleet's apps and actors go."""
+        with ray_chatter_hidden(self.verbose):
+            try:
+                if self.address or os.environ.get("RAY_ADDRESS"):
+                    for app in ("emotion-dj", "emotion-model"):
+                        serve.delete(app)
+                    for run in self.cameras.values():
+                        if run.actor is not None:
+                            ray.kill(run.actor)
+                    if self.rooms is not None:
+                        ray.kill(self.rooms)
+            finally:
+                ray.shutdown()
+
+    # -- sum up ----------------------------------------------------------------------------------
+    def summary(self, ended: str) -> dict:
+        seconds = time.perf_counter() - self.started
+        rooms = ray.get(self.rooms.all.remote(include_stale=True), timeout=10) if self.rooms else {}
+        cameras = {name: camera_summary(run) for name, run in self.cameras.items()}
+        faces = sum(c["faces_scored"] for c in cameras.values())
+        m = self.config.model
+        return {"ended": ended, "seconds": round(seconds, 2), "cameras": cameras, "rooms": rooms,
+                "model": {"engine": self.model_description, "replicas": m.replicas, "max_batch": m.max_batch,
+                          "batch_wait_ms": m.batch_wait_ms, "device": m.device},
+                "faces_scored": faces, "frames_processed": sum(c["frames_processed"] for c in cameras.values()),
+                "dropped_frames": sum(c["dropped_inference"] for c in cameras.values()),
+                "restarts": sum(c["restarts"] for c in cameras.values())}
+
+    def room_histories(self) -> dict[str, list]:
+        return {room: ray.get(self.rooms.room_history.remote(room), timeout=10) for room in self.config.rooms}
+
+
+@contextlib.contextmanager
+def ray_chatter_hidden(verbose: bool):
+    """Ray and Serve print their start-up and shutdown notes on stderr, some from C++. Unless --verbose, they go to
+    a temporary file while Ray starts or stops, and are logged (at debug) only if that goes wrong."""
+    if verbose:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+") as chatter:
+        os.dup2(chatter.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            chatter.seek(0)
+            log.debug("Ray's output:\n%s", chatter.read()[-20000:])
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def camera_summary(run: CameraRun) -> dict:
+    """One camera's figures over all its runs (a restart starts a new actor with fresh counters)."""
+    runs = run.runs
+    calls = sum(r.get("model_calls", 0) for r in runs)
+
+    def total(key):
+        return sum(r.get(key) or 0 for r in runs)
+
+    def weighted(key):  # a mean over calls, across the runs
+        return round(sum((r.get(key) or 0) * r.get("model_calls", 0) for r in runs) / calls, 2) if calls else None
+
+    seconds = total("seconds")
+    latest = runs[-1] if runs else {}
+    return {"room": run.settings.room, "source": latest.get("source", run.settings.source),
+            "frames_processed": total("frames_processed"), "fps": round(total("frames_processed") / seconds, 2) if seconds else 0.0,
+            "seconds": round(seconds, 2), "faces_scored": total("faces_scored"), "model_calls": calls,
+            "mean_batch_requests": weighted("mean_batch_requests"), "mean_batch_faces": weighted("mean_batch_faces"),
+            "latency_p50_ms": weighted("latency_p50_ms"), "latency_p95_ms": max((r.get("latency_p95_ms") or 0 for r in runs), default=None),
+            "retried_calls": total("retried_calls"), "dropped_inference": total("dropped_inference"),
+            "nonfinite_outputs": total("nonfinite_outputs"), "events_lines": total("events_lines"),
+            "restarts": run.restarts, "ended": latest.get("stopped_by") or latest.get("error") or "unknown",
+            "errors": [r["error"] for r in runs if r.get("error")], "gave_up": run.gave_up}
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"Emotion DJ fleet: {len(summary['cameras'])} camera(s), {len(summary['rooms'])} room(s), "
+             f"{summary['frames_processed']} frames, {summary['faces_scored']} faces in {summary['seconds']:.1f} s "
+             f"({summary['ended']})",
+             f"  model: {summary['model']['engine']} x{summary['model']['replicas']} replica(s), batches of up to "
+             f"{summary['model']['max_batch']} requests, wait {summary['model']['batch_wait_ms']:g} ms"]
+    for name, c in summary["cameras"].items():
+        batch = f"batch {c['mean_batch_requests']} req / {c['mean_batch_faces']} faces" if c["model_calls"] else "no model calls"
+        latency = f"p50 {c['latency_p50_ms']} ms, p95 {c['latency_p95_ms']} ms" if c["model_calls"] else ""
+        lines.append(f"  camera {name} ({c['room']}): {c['frames_processed']} frames, {c['fps']:.1f} FPS, "
+                     f"{c['faces_scored']} faces, {batch}, {latency}; restarts {c['restarts']}, dropped "
+                     f"{c['dropped_inference']} [{c['ended']}]")
+    for name, room in summary["rooms"].items():
+        mood = f"{room['emotion']} {room['confidence'] * 100:.0f}% -> '{room['title']}'" if room["emotion"] else "no faces"
+        lines.append(f"  room {name}: {room['faces']} face(s) from {', '.join(room['cameras']) or 'no camera'}: {mood}")
+    return "\n".join(lines)

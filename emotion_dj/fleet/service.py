@@ -1,0 +1,100 @@
+"""The Ray Serve side of a fleet: the batched emotion model and the HTTP ingress for rooms and playlists.
+
+`EmotionModel` runs the project's own engines (ONNX Runtime CPU/CUDA, TensorRT, torch). Each request is one camera
+frame's face crops, uint8 N x 1 x S x S (the model contract); `@serve.batch` gathers the requests that arrive
+within `batch_wait_ms` from every camera into one engine call, and each caller gets its own rows back with the
+size of the batch it rode in (so the cameras' summaries can say how well batching worked without asking every
+replica). Ray runs `replicas` copies: one per GPU with device cuda.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+
+import numpy as np
+from ray import serve
+
+from emotion_dj.runtime.engines import create_engine
+
+
+class EmotionModel:
+    def __init__(self, engine: str, precision: str, device: str, model: str | None, threads: int, max_batch: int,
+                 batch_wait_ms: float):
+        options = {"model": model} if model else {}
+        if engine in ("onnx", "auto"):
+            options["threads"] = threads
+        self.engine = create_engine(engine, precision, device, **options)
+        self.engine.warmup()
+        # the decorator's settings, per replica, from the fleet file
+        self.infer.set_max_batch_size(max_batch)
+        self.infer.set_batch_wait_timeout_s(batch_wait_ms / 1000)
+
+    def info(self):
+        """The model's contract (classes, input size, crop): what every camera's cropper needs."""
+        return self.engine.info
+
+    def describe(self) -> dict:
+        return {"engine": self.engine.describe(), "pid": os.getpid()}
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    async def infer(self, requests: list[np.ndarray]) -> list[tuple[np.ndarray, int, int]]:
+        counts = [len(faces) for faces in requests]
+        probs = self.engine.infer(np.ascontiguousarray(np.concatenate(requests)))
+        rows = np.cumsum([0, *counts])
+        return [(probs[rows[i]:rows[i + 1]], len(requests), int(rows[-1])) for i in range(len(requests))]
+
+
+class FleetIngress:
+    """HTTP on the Serve proxy: GET /rooms, GET /rooms/NAME (the room's mood), POST /rooms/NAME/playlist?tracks=N
+    (the room's playlist, made here with the project's Spotify service and this process's Spotify settings)."""
+
+    def __init__(self, rooms):
+        self.rooms = rooms  # the Rooms actor
+
+    async def __call__(self, request):
+        from starlette.responses import JSONResponse
+
+        parts = [part for part in request.url.path.split("/") if part]
+        if parts == ["rooms"] and request.method == "GET":
+            return JSONResponse(await self.rooms.all.remote())
+        if len(parts) >= 2 and parts[0] == "rooms":
+            mood = await self.rooms.mood.remote(parts[1])
+            if mood is None:
+                return JSONResponse({"error": f"no room '{parts[1]}'"}, status_code=404)
+            if len(parts) == 2 and request.method == "GET":
+                return JSONResponse(mood)
+            if parts[2:] == ["playlist"] and request.method == "POST":
+                tracks = request.query_params.get("tracks", "20")
+                if not tracks.isdigit() or not 1 <= int(tracks) <= 100:
+                    return JSONResponse({"error": "tracks must be 1..100"}, status_code=400)
+                outcome = await asyncio.to_thread(make_playlist, mood, int(tracks))
+                return JSONResponse({"room": parts[1], "emotion": mood["emotion"], **outcome},
+                                    status_code=200 if outcome["ok"] else 502)
+        return JSONResponse({"error": "not found: GET /rooms, GET /rooms/NAME, POST /rooms/NAME/playlist"}, status_code=404)
+
+
+def make_playlist(mood: dict, tracks: int, public: bool = False, open_links: bool = False, notify=None) -> dict:
+    """A room mood (as the Rooms actor gives it) -> the existing playlist service's outcome, as a dict."""
+    from emotion_dj.runtime.music.mood import mood_by_name
+    from emotion_dj.runtime.music.service import PlaylistService
+    from emotion_dj.runtime.music.spotify import MusicError, SpotifySettings
+
+    try:
+        settings = SpotifySettings.load()
+    except MusicError as error:
+        return {"ok": False, "message": str(error), "url": None}
+    outcome = PlaylistService(settings, tracks, public, open_links=open_links, notify=notify).create(
+        mood_by_name(mood["emotion"]))
+    return {"ok": outcome.ok, "message": outcome.message, "url": outcome.url}
+
+
+def model_deployment(settings):
+    """The EmotionModel deployment for a fleet's [model] settings: a GPU per replica with device cuda, else CPU."""
+    actor = {"num_gpus": 1} if settings.device == "cuda" else {"num_cpus": 0}
+    return serve.deployment(EmotionModel, name="EmotionModel", num_replicas=settings.replicas,
+                            max_ongoing_requests=max(64, settings.max_batch * 2), ray_actor_options=actor,
+                            health_check_period_s=2, health_check_timeout_s=10, graceful_shutdown_timeout_s=2)
+
+
+def ingress_deployment():
+    return serve.deployment(FleetIngress, name="FleetIngress", num_replicas=1, ray_actor_options={"num_cpus": 0})

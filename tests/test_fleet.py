@@ -1,0 +1,297 @@
+"""The fleet: many cameras on a local Ray (started and stopped by the tests, on 127.0.0.1), one batched model
+service, rooms, playlists, faults and signals. The Ray-free parts (the fleet file, room moods, summaries) are
+tested without Ray."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from emotion_dj.fleet.config import FleetConfigError, load_fleet
+from emotion_dj.fleet.rooms import Rooms
+from emotion_dj.fleet.runner import CameraRun, camera_summary
+from tests.fake_spotify import FakeSpotify
+from tests.media import demo_portrait, moving_faces_clip
+from tests.processes import start
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise", "contempt")
+needs_ray = pytest.mark.skipif(__import__("importlib").util.find_spec("ray") is None,
+                               reason="the fleet extra (ray[serve]) is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> list[Path]:
+    """Three cameras' clips: two faces, one face, one small face."""
+    folder = tmp_path_factory.mktemp("fleet-clips")
+    portrait = demo_portrait()
+    specs = [([portrait, cv2.flip(portrait, 1)], 160), ([portrait], 200), ([cv2.flip(portrait, 1)], 120)]
+    paths = []
+    for k, (faces, size) in enumerate(specs):
+        path = folder / f"camera{k}.avi"
+        moving_faces_clip(path, faces, frames=36, face_size=size)
+        paths.append(path)
+    return paths
+
+
+def fleet_file(folder: Path, clips: list[Path], port: int, loop: bool = False, replicas: int = 1, extra: str = "") -> Path:
+    rooms = ["bar", "bar", "lounge"]
+    cameras = "".join(f'\n[[camera]]\nname = "cam{k}"\nsource = "{clip}"\nroom = "{rooms[k]}"\nloop = {str(loop).lower()}\n'
+                      for k, clip in enumerate(clips))
+    path = folder / "fleet.toml"
+    path.write_text(f'[model]\nengine = "onnx"\nprecision = "auto"\ndevice = "cpu"\nreplicas = {replicas}\nthreads = 1\n'
+                    f'{extra}\n[serve]\nhost = "127.0.0.1"\nport = {port}\n{cameras}')
+    return path
+
+
+def frames_of(path: Path) -> list[dict]:
+    return [record for record in map(json.loads, path.read_text().splitlines()) if "frame" in record]
+
+
+# -- without Ray -----------------------------------------------------------------------------------------------
+
+def test_the_fleet_file_is_checked_key_by_key(tmp_path, clips):
+    good = load_fleet(fleet_file(tmp_path, clips, 8008))
+    assert [c.name for c in good.cameras] == ["cam0", "cam1", "cam2"] and good.rooms == ("bar", "lounge")
+    assert good.model.engine == "onnx" and good.serve.port == 8008 and good.cameras[0].source == str(clips[0])
+    relative = tmp_path / "relative.toml"
+    relative.write_text(f'[[camera]]\nname = "a"\nsource = "{clips[0].name}"\nroom = "r"\n')
+    (tmp_path / clips[0].name).write_bytes(clips[0].read_bytes())
+    assert load_fleet(relative).cameras[0].source == str((tmp_path / clips[0].name).resolve())  # beside the file
+    cases = {
+        '[model]\nreplicas = "two"\n[[camera]]\nname = "a"\nsource = "demo"\nroom = "r"\n': "replicas must be int",
+        '[model]\nengin = "onnx"\n[[camera]]\nname = "a"\nsource = "demo"\nroom = "r"\n': "unknown key 'engin'",
+        '[model]\nengine = "tpu"\n[[camera]]\nname = "a"\nsource = "demo"\nroom = "r"\n': "engine 'tpu'",
+        '[[camera]]\nname = "a"\nsource = "demo"\n': "needs 'room'",
+        '[[camera]]\nname = "a b"\nsource = "demo"\nroom = "r"\n': "name 'a b'",
+        '[[camera]]\nname = "a"\nsource = "demo"\nroom = "r"\n[[camera]]\nname = "a"\nsource = "demo"\nroom = "s"\n':
+            "unique: a",
+        '[model]\nengine = "onnx"\n': "no cameras",
+        '[cameras]\nname = "a"\n': "unknown table(s) cameras",
+        'not toml ===': "not valid TOML",
+    }
+    for text, message in cases.items():
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(FleetConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_fleet(bad)
+    with pytest.raises(FleetConfigError, match="not found"):
+        load_fleet(tmp_path / "missing.toml")
+
+
+def test_a_room_mood_weights_every_face_once_and_forgets_stale_cameras():
+    rooms = Rooms(CLASSES, {"door": "bar", "stage": "bar", "sofa": "lounge"}, stale_s=0.3)
+    happy, sad = np.eye(8)[3], np.eye(8)[5]
+    rooms.report("door", 3 * happy, 3)  # three happy faces at the door
+    rooms.report("stage", sad, 1)  # one sad face on stage
+    bar = rooms.mood("bar")
+    assert bar["faces"] == 4 and bar["cameras"] == ["door", "stage"] and bar["emotion"] == "happy"
+    assert bar["probs"]["happy"] == pytest.approx(0.75) and bar["probs"]["sad"] == pytest.approx(0.25)
+    assert rooms.mood("lounge")["faces"] == 0 and rooms.mood("lounge")["emotion"] is None
+    assert rooms.mood("kitchen") is None
+    time.sleep(0.4)
+    rooms.report("stage", 2 * sad, 2)
+    assert rooms.mood("bar")["cameras"] == ["stage"] and rooms.mood("bar")["emotion"] == "sad"  # the door went quiet
+    assert rooms.mood("bar", include_stale=True)["faces"] == 5
+    assert rooms.room_history("bar")[0][1] == 3  # the first sample: the door's three faces
+
+
+def test_a_restarted_camera_sums_its_runs():
+    run = CameraRun(load_fleet_settings())
+    run.restarts = 1
+    run.runs = [{"frames_processed": 30, "seconds": 2.0, "faces_scored": 60, "model_calls": 30, "mean_batch_requests": 1.0,
+                 "mean_batch_faces": 2.0, "latency_p50_ms": 4.0, "latency_p95_ms": 9.0, "dropped_inference": 1,
+                 "error": "actor died (ActorDiedError)"},
+                {"frames_processed": 10, "seconds": 1.0, "faces_scored": 20, "model_calls": 10, "mean_batch_requests": 3.0,
+                 "mean_batch_faces": 6.0, "latency_p50_ms": 8.0, "latency_p95_ms": 12.0, "dropped_inference": 0,
+                 "stopped_by": "source ended"}]
+    summary = camera_summary(run)
+    assert summary["frames_processed"] == 40 and summary["fps"] == pytest.approx(40 / 3, abs=0.01)
+    assert summary["mean_batch_requests"] == 1.5 and summary["latency_p95_ms"] == 12.0 and summary["dropped_inference"] == 1
+    assert summary["errors"] == ["actor died (ActorDiedError)"] and summary["ended"] == "source ended"
+
+
+def load_fleet_settings():
+    from emotion_dj.fleet.config import CameraSettings
+
+    return CameraSettings(name="door", source="demo", room="bar")
+
+
+def test_the_single_camera_runtime_never_imports_ray():
+    code = ("import sys; import emotion_dj.runtime.app, emotion_dj.runtime.cli, emotion_dj.cli; "
+            "from emotion_dj.runtime.cli import build_parser; build_parser().parse_args([]); "
+            "assert not [m for m in sys.modules if m == 'ray' or m.startswith('ray.')], 'ray imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+def test_fleet_playlist_says_when_no_fleet_answers():
+    port = free_port()  # nothing listens there
+    done = subprocess.run([sys.executable, "run_edge.py", "fleet", "playlist", "--room", "bar", "--url",
+                           f"http://127.0.0.1:{port}", "--no-open"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no fleet answers" in done.stderr and done.stderr.count("\n") == 1
+
+
+# -- on a local Ray ---------------------------------------------------------------------------------------------
+
+@needs_ray
+def test_three_cameras_match_three_single_camera_runs(tmp_path, clips):
+    singles = []
+    for k, clip in enumerate(clips):
+        events = tmp_path / f"single{k}.jsonl"
+        done = subprocess.run([sys.executable, "run_edge.py", "--source", str(clip), "--headless", "--engine", "onnx",
+                               "--events", str(events)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        singles.append(frames_of(events))
+    out = tmp_path / "fleet"
+    summary_path = tmp_path / "summary.json"
+    done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(fleet_file(tmp_path, clips, free_port())),
+                           "--events-dir", str(out), "--summary-json", str(summary_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "camera cam0 (bar): 36 frames" in done.stdout and "room lounge: " in done.stdout
+    assert "Token authentication" not in done.stderr  # Ray's start-up notes are kept out of the way
+    for k, single in enumerate(singles):
+        fleet = frames_of(out / f"cam{k}.jsonl")
+        assert [r["frame"] for r in fleet] == [r["frame"] for r in single] == list(range(36))
+        assert set(fleet[0]) == set(single[0]) and set(fleet[0]["faces"][0]) == set(single[0]["faces"][0])  # schema
+        for ours, theirs in zip(fleet, single):
+            assert ours["t"] == theirs["t"] and len(ours["faces"]) == len(theirs["faces"])
+            for a, b in zip(ours["faces"], theirs["faces"]):
+                assert a["id"] == b["id"] and a["box"] == b["box"] and a["label"] == b["label"]
+                for key in ("raw", "probs"):
+                    assert np.allclose(list(a[key].values()), list(b[key].values()), atol=2e-3), (k, ours["frame"], key)
+    summary = json.loads(summary_path.read_text())
+    assert summary["ended"] == "every camera ended" and summary["frames_processed"] == 108 and summary["dropped_frames"] == 0
+    assert summary["faces_scored"] == sum(len(r["faces"]) for single in singles for r in single)
+    assert summary["cameras"]["cam0"]["mean_batch_requests"] >= 1 and summary["cameras"]["cam0"]["latency_p95_ms"] > 0
+    assert summary["rooms"]["bar"]["cameras"] == ["cam0", "cam1"] and summary["rooms"]["bar"]["faces"] == 3
+    report = json.loads((out / "room-bar.json").read_text())
+    assert report["room"] == "bar" and report["samples"] and (out / "room-bar.png").stat().st_size > 1000
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def get_json(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+@needs_ray
+def test_room_playlists_while_it_runs_then_sigterm_flushes_every_camera(tmp_path, clips):
+    fake = FakeSpotify().start()
+    try:
+        cache = tmp_path / "token.json"
+        cache.write_text(json.dumps(fake.issue_token()))
+        env = {**os.environ, "SPOTIPY_CLIENT_ID": "test-client", "SPOTIFY_API_URL": f"{fake.url}/v1/",
+               "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_TOKEN_CACHE": str(cache)}
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        out, summary_path = tmp_path / "events", tmp_path / "summary.json"
+        fleet = start([sys.executable, "run_edge.py", "fleet", str(fleet_file(tmp_path, clips, port, loop=True)),
+                       "--events-dir", str(out), "--summary-json", str(summary_path)],
+                      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        bar = wait_for(lambda: (get_json(f"{url}/rooms/bar") or {}).get("emotion") and get_json(f"{url}/rooms/bar"),
+                       240, "the bar's mood")
+        assert bar["faces"] == 3 and bar["cameras"] == ["cam0", "cam1"]
+        made = subprocess.run([sys.executable, "run_edge.py", "fleet", "playlist", "--room", "bar", "--url", url,
+                               "--tracks", "5", "--no-open"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr
+        assert f"room bar: {bar['emotion']}" in made.stdout and "with 5 tracks" in made.stdout
+        request = urllib.request.Request(f"{url}/rooms/lounge/playlist?tracks=3", method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        assert answer["ok"] and answer["room"] == "lounge" and "with 3 tracks" in answer["message"]
+        assert len([p for p in fake.playlists.values()]) == 2
+        unknown = subprocess.run([sys.executable, "run_edge.py", "fleet", "playlist", "--room", "kitchen", "--url", url],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert unknown.returncode == 2 and "no room 'kitchen'" in unknown.stderr
+
+        wait_for(lambda: all(len(frames_of(out / f"cam{k}.jsonl")) > 40 for k in range(3)), 120, "the clips to loop")
+        fleet.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        stdout, stderr = fleet.communicate(timeout=60)
+        assert time.monotonic() - stopped < 20, "the fleet took too long to stop"
+        assert fleet.returncode == 0, stderr
+        summary = json.loads(summary_path.read_text())
+        assert summary["ended"] == "terminated (SIGTERM)"
+        for k in range(3):
+            lines = (out / f"cam{k}.jsonl").read_text().splitlines()
+            records = [json.loads(line) for line in lines]  # every line parses: nothing cut off
+            assert len(records) == summary["cameras"][f"cam{k}"]["events_lines"] > 40
+            assert summary["cameras"][f"cam{k}"]["ended"] == "stop"
+    finally:
+        fake.stop()
+
+
+@needs_ray
+def test_a_killed_camera_and_a_killed_replica_are_replaced_while_the_others_go_on(tmp_path, clips):
+    import ray
+
+    from emotion_dj.fleet.runner import Fleet
+    from emotion_dj.runtime.shutdown import StopFlag
+
+    config = load_fleet(fleet_file(tmp_path, clips[:2], free_port(), loop=True, replicas=2, extra="retries = 6\n"))
+    fleet = Fleet(config, tmp_path / "events", max_frames=0).start()
+    stop = StopFlag()
+    watcher = threading.Thread(target=lambda: setattr(fleet, "ended", fleet.supervise(stop)), daemon=True)
+    try:
+        watcher.start()
+
+        def frames(name):  # the lines on disk so far (a camera flushes its events every second)
+            path = tmp_path / "events" / f"{name}.jsonl"
+            return len(frames_of(path)) if path.exists() else 0
+
+        wait_for(lambda: frames("cam0") > 20 and frames("cam1") > 20, 180, "both cameras to run")
+        replica_pids = wait_for(lambda: len(pids := {fleet.model.describe.remote().result(timeout_s=30)["pid"]
+                                                     for _ in range(12)}) == 2 and pids, 60, "two replicas")
+        os.kill(sorted(replica_pids)[0], signal.SIGKILL)  # one model replica dies: Serve replaces it
+        ray.kill(fleet.cameras["cam0"].actor)  # and one camera's actor dies: the fleet restarts it
+        before = frames("cam1")
+        wait_for(lambda: fleet.cameras["cam0"].restarts == 1, 60, "the camera's restart")
+        wait_for(lambda: frames("cam1") > before + 30, 120, "the other camera to go on")
+        resumed_at = frames("cam0")
+        wait_for(lambda: frames("cam0") > resumed_at + 20, 180, "the restarted camera to resume")
+        stop.event.set()
+        watcher.join(30)
+        fleet.stop()
+        summary = fleet.summary(fleet.ended)
+    finally:
+        fleet.shutdown()
+    cam0 = [r["frame"] for r in frames_of(tmp_path / "events" / "cam0.jsonl")]
+    assert cam0 == sorted(set(cam0)), "a resumed camera repeats no frame"
+    assert summary["cameras"]["cam0"]["restarts"] == 1 and "actor died" in summary["cameras"]["cam0"]["errors"][0]
+    assert summary["cameras"]["cam1"]["restarts"] == 0 and summary["cameras"]["cam1"]["errors"] == []
+    for camera in summary["cameras"].values():
+        # every frame is either scored (an events line) or counted as dropped: none is lost without a count
+        assert camera["events_lines"] == camera["frames_processed"]
+    assert summary["frames_processed"] == sum(c["frames_processed"] for c in summary["cameras"].values())
+    assert "dropped_frames" in summary and "retried_calls" in summary["cameras"]["cam1"]
