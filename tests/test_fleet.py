@@ -295,3 +295,27 @@ def test_a_killed_camera_and_a_killed_replica_are_replaced_while_the_others_go_o
         assert camera["events_lines"] == camera["frames_processed"]
     assert summary["frames_processed"] == sum(c["frames_processed"] for c in summary["cameras"].values())
     assert "dropped_frames" in summary and "retried_calls" in summary["cameras"]["cam1"]
+
+
+@needs_ray
+def test_a_stalled_camera_is_restarted_then_given_up_while_the_other_finishes(tmp_path, clips):
+    from tests.streams import MjpegServer
+
+    with MjpegServer(frames=20, stall=60) as stream:  # 20 frames per connection, then silence
+        path = tmp_path / "fleet.toml"
+        path.write_text(f'[model]\nengine = "onnx"\nthreads = 1\n[serve]\nport = {free_port()}\n'
+                        f'[[camera]]\nname = "door"\nsource = "{stream.url}"\nroom = "bar"\nstream_timeout = 1.0\nrestarts = 1\n'
+                        f'[[camera]]\nname = "stage"\nsource = "{clips[1]}"\nroom = "bar"\n')
+        done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(path), "--events-dir", str(tmp_path / "ev"),
+                               "--summary-json", str(tmp_path / "summary.json")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == "error: camera(s) given up: door"
+    assert "camera door: " in done.stdout and "restarting (1 of 1)" in done.stdout and "given up after 1 restart(s)" in done.stdout
+    assert stream.connections == 2
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    door, stage = summary["cameras"]["door"], summary["cameras"]["stage"]
+    assert door["restarts"] == 1 and len(door["errors"]) == 2 and all("no frame" in e for e in door["errors"]), door["errors"]
+    assert stage["frames_processed"] == 36 and stage["errors"] == [] and stage["ended"] == "source ended"
+    frames = [r["frame"] for r in frames_of(tmp_path / "ev" / "door.jsonl")]
+    # a live source drops stale frames (gaps), but the restarted run numbers on from where the first one stopped
+    assert frames == sorted(set(frames)) and len(frames) == door["frames_processed"] > 20
