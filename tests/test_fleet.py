@@ -21,7 +21,7 @@ import pytest
 
 from emotion_dj.fleet.config import FleetConfigError, load_fleet
 from emotion_dj.fleet.rooms import Rooms
-from emotion_dj.fleet.runner import CameraRun, camera_summary
+from emotion_dj.fleet.summary import CameraRun, camera_summary
 from tests.fake_spotify import FakeSpotify
 from tests.media import demo_portrait, moving_faces_clip
 from tests.processes import start
@@ -135,6 +135,26 @@ def load_fleet_settings():
     return CameraSettings(name="door", source="demo", room="bar")
 
 
+@needs_ray
+def test_the_ingress_on_a_network_address_needs_the_token_and_posts_need_the_header():
+    from starlette.requests import Request
+
+    from emotion_dj.fleet.service import FleetIngress
+
+    def request(method, host, headers=()):
+        raw = [(b"host", host.encode()), *((k.lower().encode(), v.encode()) for k, v in headers)]
+        return Request({"type": "http", "method": method, "path": "/rooms", "headers": raw, "query_string": b"",
+                        "scheme": "http", "server": (host, 8008)})
+
+    network = FleetIngress(None, "0.0.0.0", "secret-token")
+    assert "token" in network.refusal(request("GET", "10.0.0.5"))
+    assert "token" in network.refusal(request("GET", "10.0.0.5", [("Authorization", "Bearer wrong")]))
+    assert network.refusal(request("GET", "10.0.0.5", [("Authorization", "Bearer secret-token")])) is None
+    assert "X-Emotion-DJ" in network.refusal(request("POST", "10.0.0.5", [("Authorization", "Bearer secret-token")]))
+    local = FleetIngress(None, "127.0.0.1", None)
+    assert local.refusal(request("GET", "127.0.0.1")) is None and "loopback" in local.refusal(request("GET", "evil.example"))
+
+
 def test_the_single_camera_runtime_never_imports_ray():
     code = ("import sys; import emotion_dj.runtime.app, emotion_dj.runtime.cli, emotion_dj.cli; "
             "from emotion_dj.runtime.cli import build_parser; build_parser().parse_args([]); "
@@ -219,14 +239,24 @@ def test_room_playlists_while_it_runs_then_sigterm_flushes_every_camera(tmp_path
         fleet = start([sys.executable, "run_edge.py", "fleet", str(fleet_file(tmp_path, clips, port, loop=True)),
                        "--events-dir", str(out), "--summary-json", str(summary_path)],
                       cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        bar = wait_for(lambda: (get_json(f"{url}/rooms/bar") or {}).get("emotion") and get_json(f"{url}/rooms/bar"),
-                       240, "the bar's mood")
-        assert bar["faces"] == 3 and bar["cameras"] == ["cam0", "cam1"]
+        def bar_mood():  # both bar cameras have reported (they start one after the other)
+            mood = get_json(f"{url}/rooms/bar") or {}
+            return mood if mood.get("faces") == 3 else None
+
+        bar = wait_for(bar_mood, 240, "the bar's mood from both cameras")
+        assert bar["faces"] == 3 and bar["cameras"] == ["cam0", "cam1"] and bar["emotion"] in CLASSES
         made = subprocess.run([sys.executable, "run_edge.py", "fleet", "playlist", "--room", "bar", "--url", url,
                                "--tracks", "5", "--no-open"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert made.returncode == 0, made.stderr
         assert f"room bar: {bar['emotion']}" in made.stdout and "with 5 tracks" in made.stdout
-        request = urllib.request.Request(f"{url}/rooms/lounge/playlist?tracks=3", method="POST")
+        forged = urllib.request.Request(f"{url}/rooms/lounge/playlist?tracks=3", method="POST")  # no anti-CSRF header
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(forged, timeout=60)
+        rebound = urllib.request.Request(f"{url}/rooms", headers={"Host": f"attacker.example:{port}"})  # DNS rebinding
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(rebound, timeout=60)
+        wait_for(lambda: (get_json(f"{url}/rooms/lounge") or {}).get("faces") == 1, 60, "the lounge's face")
+        request = urllib.request.Request(f"{url}/rooms/lounge/playlist?tracks=3", method="POST", headers={"X-Emotion-DJ": "1"})
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.loads(response.read())
         assert answer["ok"] and answer["room"] == "lounge" and "with 3 tracks" in answer["message"]

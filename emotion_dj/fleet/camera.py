@@ -29,11 +29,25 @@ LATENCY_SAMPLES = 1 << 14
 FINISH_S = 3.0  # on stop, how long the frames in flight get to be scored and written  # the ring of per-call latencies behind the p50/p95
 
 
+class RemoteScoring:
+    """One frame's call in flight: the crops (kept for a retry), the Serve response, when it was sent."""
+
+    __slots__ = ("engine", "faces", "response", "sent")
+
+    def __init__(self, engine: RemoteEngine, faces: np.ndarray, response, sent: float):
+        self.engine, self.faces, self.response, self.sent = engine, faces, response, sent
+
+    def result(self) -> np.ndarray:
+        return self.engine.collect(self)
+
+
 class RemoteEngine(Engine):
     """An Engine whose infer() is a call to the fleet's model deployment (a Serve handle).
 
     A call that fails (its replica died, or no answer within `timeout_s`) is retried `retries` times, by Serve's
     router on a live replica; then the frame is given up with InferenceDropped, which the frame processor counts.
+    submit() returns at once, so the camera's Pipeline keeps `in_flight` frames on their way (their answers are
+    taken in order): a camera is then bound by the machine, not by the round trip.
     """
 
     name = "serve"
@@ -52,10 +66,19 @@ class RemoteEngine(Engine):
         raise UserError("the serve engine exists only inside a fleet")
 
     def infer(self, faces: np.ndarray) -> np.ndarray:
+        return self.submit(faces).result()
+
+    def submit(self, faces: np.ndarray) -> RemoteScoring:
+        # The cropper's batch is reused by the next frame, and the handle sends its arguments later: a copy goes.
+        faces = faces.copy()
+        return RemoteScoring(self, faces, self.handle.infer.remote(faces), time.perf_counter())
+
+    def collect(self, scoring: RemoteScoring) -> np.ndarray:
+        """The answer to one submit(): retried on a live replica where its call failed, else InferenceDropped."""
+        response = scoring.response
         for attempt in range(self.retries + 1):
-            started = time.perf_counter()
             try:
-                probs, requests, batch_faces = self.handle.infer.remote(faces).result(timeout_s=self.timeout_s)
+                probs, requests, batch_faces = response.result(timeout_s=self.timeout_s)
             except Exception as error:  # noqa: BLE001 - a dead replica, a timeout: retried, then counted as dropped
                 self.last_error = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
                 if attempt == 0:
@@ -63,10 +86,11 @@ class RemoteEngine(Engine):
                 if attempt < self.retries:
                     self.retried += 1
                     time.sleep(min(0.25 * 2 ** attempt, 2.0))  # give Serve time to replace the replica
+                    response = self.handle.infer.remote(scoring.faces)
                 continue
-            self.latencies[self.calls % LATENCY_SAMPLES] = time.perf_counter() - started
+            self.latencies[self.calls % LATENCY_SAMPLES] = time.perf_counter() - scoring.sent
             self.calls += 1
-            self.faces += len(faces)
+            self.faces += len(scoring.faces)
             self.batch_requests += requests
             self.batch_faces += batch_faces
             return probs
@@ -122,7 +146,8 @@ class CameraWorker:
                     break
         events = EventLog(self.events_path, info.classes, append=self.resume) if self.events_path else None
         processor = FrameProcessor(detector, self.engine, c.detect_every, mirror_alternate=c.mirror_alternate)
-        return Pipeline(source, processor, max_frames=self.max_frames, first_index=first), events
+        return Pipeline(source, processor, max_frames=self.max_frames, first_index=first,
+                        in_flight=self.model.in_flight), events
 
     def run(self) -> dict:
         """Until the source ends, max_frames, or stop(); returns the camera's summary. A user error (a source that
@@ -134,7 +159,7 @@ class CameraWorker:
             return {"camera": self.camera.name, "room": self.camera.room, "error": str(error), "frames_processed": 0}
         pipeline = self.pipeline
         mood_sum = np.zeros(len(self.engine.info.classes), np.float64)
-        reported, faces_now, error, deadline = 0.0, 0, None, None
+        reported, faces_now, error, deadline = time.monotonic(), 0, None, None  # first report after the first frames
         pipeline.start()
         try:
             while deadline is None or time.monotonic() < deadline:

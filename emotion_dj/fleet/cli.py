@@ -59,12 +59,17 @@ def build_playlist_parser() -> argparse.ArgumentParser:
 
 def room_mood(url: str, room: str, timeout: float = 10.0) -> dict:
     address = f"{url.rstrip('/')}/rooms/{urllib.parse.quote(room, safe='')}"
+    token = os.environ.get("EMOTION_DJ_FLEET_TOKEN")
+    request = urllib.request.Request(address, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(address, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         if error.code == 404:
             raise UserError(f"the fleet at {url} has no room '{room}'") from None
+        if error.code == 403:
+            raise UserError(f"the fleet at {url} refused: {json.loads(error.read() or b'{}').get('error', 'forbidden')} "
+                            "(a fleet on a network address needs $EMOTION_DJ_FLEET_TOKEN)") from None
         raise UserError(f"the fleet at {url} answered HTTP {error.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
@@ -119,12 +124,14 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{STOP.reason} during start-up", EXIT_INTERRUPTED)
 
     from emotion_dj.fleet.room_report import write_room_report
-    from emotion_dj.fleet.runner import Fleet, format_summary
+    from emotion_dj.fleet.runner import Fleet
+    from emotion_dj.fleet.summary import format_summary
 
     fleet = Fleet(config, args.events_dir, args.max_frames, args.address, args.verbose)
     try:
         fleet.start()
-        say(f"Emotion DJ fleet: {len(config.cameras)} camera(s) in {len(config.rooms)} room(s); rooms at {fleet.url}/rooms")
+        say(f"Emotion DJ fleet: {len(config.cameras)} camera(s) in {len(config.rooms)} room(s); rooms at {fleet.url}/rooms"
+            + (f"  (token: {fleet.token})" if fleet.token else ""))
         ended = fleet.supervise(STOP)
         fleet.stop()
         summary = fleet.summary(ended)

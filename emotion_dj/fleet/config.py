@@ -9,6 +9,7 @@ without Ray, so a bad file fails in one line before anything starts.
     max_batch = 32           # requests (one per camera frame) gathered into one engine call
     batch_wait_ms = 2        # how long a replica waits to fill a batch
     threads = 1              # ONNX Runtime threads per replica
+    in_flight = 4            # frames each camera keeps on their way to the model
 
     [serve]
     host = "127.0.0.1"
@@ -54,6 +55,7 @@ class ModelSettings:
     max_batch: int = 32
     batch_wait_ms: float = 2.0
     threads: int = 1
+    in_flight: int = 4  # frames a camera keeps on their way to the model (answers taken in order)
     retries: int = 3  # attempts after the first for a frame whose replica failed, before it is counted as dropped
     timeout_s: float = 10.0  # the longest wait for one attempt
 
@@ -140,6 +142,7 @@ def load_fleet(path: Path) -> FleetConfig:
     _check(1 <= model.max_batch <= 1024, path, "[model].max_batch must be 1..1024")
     _check(0 <= model.batch_wait_ms <= 1000, path, "[model].batch_wait_ms must be 0..1000")
     _check(0 <= model.threads <= 256, path, "[model].threads must be 0..256 (0: one per core)")
+    _check(1 <= model.in_flight <= 64, path, "[model].in_flight must be 1..64")
     _check(0 <= model.retries <= 20 and 0.1 <= model.timeout_s <= 600, path,
            "[model].retries must be 0..20 and [model].timeout_s 0.1..600")
     if model.model is not None:

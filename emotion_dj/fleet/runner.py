@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
@@ -26,25 +26,16 @@ from ray import serve
 
 from emotion_dj.core.cli import say
 from emotion_dj.fleet.camera import CameraWorker
-from emotion_dj.fleet.config import CameraSettings, FleetConfig
+from emotion_dj.fleet.config import FleetConfig
 from emotion_dj.fleet.rooms import Rooms
 from emotion_dj.fleet.service import ingress_deployment, model_deployment
+from emotion_dj.fleet.summary import CameraRun, camera_summary
 from emotion_dj.runtime.shutdown import SIGNALS, StopFlag
+from emotion_dj.runtime.web.server import is_loopback
 
 log = logging.getLogger(__name__)
 NAMESPACE = "emotion_dj"
 STOP_GRACE_S = 5.0  # how long cameras get to flush their events when the fleet stops
-
-
-@dataclass
-class CameraRun:
-    settings: CameraSettings
-    actor: object = None
-    future: object = None
-    restarts: int = 0
-    runs: list[dict] = field(default_factory=list)  # one summary per actor run (a restart adds one)
-    done: bool = False
-    gave_up: str | None = None
 
 
 class Fleet:
@@ -56,6 +47,9 @@ class Fleet:
         self.model = self.rooms = None
         self.model_description = ""
         self.started = 0.0
+        # the HTTP ingress on a network address needs a token: EMOTION_DJ_FLEET_TOKEN, or a random one (printed)
+        self.token = None if is_loopback(config.serve.host) else (
+            os.environ.get("EMOTION_DJ_FLEET_TOKEN") or secrets.token_urlsafe(18))
 
     # -- start -----------------------------------------------------------------------------------
     def start(self) -> Fleet:
@@ -83,7 +77,7 @@ class Fleet:
         self.model_description = self.model.describe.remote().result(timeout_s=60)["engine"]
         self.rooms = ray.remote(Rooms).options(name="rooms", num_cpus=0).remote(
             info.classes, {c.name: c.room for c in self.config.cameras})
-        serve.run(ingress_deployment().bind(self.rooms), name="emotion-dj", route_prefix="/")
+        serve.run(ingress_deployment().bind(self.rooms, s.host, self.token), name="emotion-dj", route_prefix="/")
         if self.events_dir:
             self.events_dir.mkdir(parents=True, exist_ok=True)
         for run in self.cameras.values():
@@ -227,45 +221,3 @@ def ray_chatter_hidden(verbose: bool):
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-
-
-def camera_summary(run: CameraRun) -> dict:
-    """One camera's figures over all its runs (a restart starts a new actor with fresh counters)."""
-    runs = run.runs
-    calls = sum(r.get("model_calls", 0) for r in runs)
-
-    def total(key):
-        return sum(r.get(key) or 0 for r in runs)
-
-    def weighted(key):  # a mean over calls, across the runs
-        return round(sum((r.get(key) or 0) * r.get("model_calls", 0) for r in runs) / calls, 2) if calls else None
-
-    seconds = total("seconds")
-    latest = runs[-1] if runs else {}
-    return {"room": run.settings.room, "source": latest.get("source", run.settings.source),
-            "frames_processed": total("frames_processed"), "fps": round(total("frames_processed") / seconds, 2) if seconds else 0.0,
-            "seconds": round(seconds, 2), "faces_scored": total("faces_scored"), "model_calls": calls,
-            "mean_batch_requests": weighted("mean_batch_requests"), "mean_batch_faces": weighted("mean_batch_faces"),
-            "latency_p50_ms": weighted("latency_p50_ms"), "latency_p95_ms": max((r.get("latency_p95_ms") or 0 for r in runs), default=None),
-            "retried_calls": total("retried_calls"), "dropped_inference": total("dropped_inference"),
-            "nonfinite_outputs": total("nonfinite_outputs"), "events_lines": total("events_lines"),
-            "restarts": run.restarts, "ended": latest.get("stopped_by") or latest.get("error") or "unknown",
-            "errors": [r["error"] for r in runs if r.get("error")], "gave_up": run.gave_up}
-
-
-def format_summary(summary: dict) -> str:
-    lines = [f"Emotion DJ fleet: {len(summary['cameras'])} camera(s), {len(summary['rooms'])} room(s), "
-             f"{summary['frames_processed']} frames, {summary['faces_scored']} faces in {summary['seconds']:.1f} s "
-             f"({summary['ended']})",
-             f"  model: {summary['model']['engine']} x{summary['model']['replicas']} replica(s), batches of up to "
-             f"{summary['model']['max_batch']} requests, wait {summary['model']['batch_wait_ms']:g} ms"]
-    for name, c in summary["cameras"].items():
-        batch = f"batch {c['mean_batch_requests']} req / {c['mean_batch_faces']} faces" if c["model_calls"] else "no model calls"
-        latency = f"p50 {c['latency_p50_ms']} ms, p95 {c['latency_p95_ms']} ms" if c["model_calls"] else ""
-        lines.append(f"  camera {name} ({c['room']}): {c['frames_processed']} frames, {c['fps']:.1f} FPS, "
-                     f"{c['faces_scored']} faces, {batch}, {latency}; restarts {c['restarts']}, dropped "
-                     f"{c['dropped_inference']} [{c['ended']}]")
-    for name, room in summary["rooms"].items():
-        mood = f"{room['emotion']} {room['confidence'] * 100:.0f}% -> '{room['title']}'" if room["emotion"] else "no faces"
-        lines.append(f"  room {name}: {room['faces']} face(s) from {', '.join(room['cameras']) or 'no camera'}: {mood}")
-    return "\n".join(lines)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 
 import numpy as np
 from ray import serve
 
 from emotion_dj.runtime.engines import create_engine
+from emotion_dj.runtime.web.server import CSRF_HEADER, is_loopback
 
 
 class EmotionModel:
@@ -46,14 +48,34 @@ class EmotionModel:
 
 class FleetIngress:
     """HTTP on the Serve proxy: GET /rooms, GET /rooms/NAME (the room's mood), POST /rooms/NAME/playlist?tracks=N
-    (the room's playlist, made here with the project's Spotify service and this process's Spotify settings)."""
+    (the room's playlist, made here with the project's Spotify service and this process's Spotify settings).
 
-    def __init__(self, rooms):
+    The live page's rules: on a loopback bind the Host must be a loopback name (no DNS rebinding); on any other bind
+    every request carries the token (`Authorization: Bearer TOKEN`); a POST needs the X-Emotion-DJ: 1 header, which
+    another site's page cannot send (anti-CSRF)."""
+
+    def __init__(self, rooms, host: str, token: str | None):
         self.rooms = rooms  # the Rooms actor
+        self.loopback = is_loopback(host)
+        self.token = token
+
+    def refusal(self, request) -> str | None:
+        if self.loopback and (request.url.hostname or "").strip("[]") not in ("127.0.0.1", "localhost", "::1"):
+            return "this fleet answers loopback names only"
+        if self.token is not None:
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not (given and secrets.compare_digest(given, self.token)):
+                return "missing or wrong token (Authorization: Bearer TOKEN; printed when the fleet started)"
+        if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
+            return f"missing the {CSRF_HEADER}: 1 header"
+        return None
 
     async def __call__(self, request):
         from starlette.responses import JSONResponse
 
+        refused = self.refusal(request)
+        if refused:
+            return JSONResponse({"error": refused}, status_code=403)
         parts = [part for part in request.url.path.split("/") if part]
         if parts == ["rooms"] and request.method == "GET":
             return JSONResponse(await self.rooms.all.remote())
@@ -64,6 +86,9 @@ class FleetIngress:
             if len(parts) == 2 and request.method == "GET":
                 return JSONResponse(mood)
             if parts[2:] == ["playlist"] and request.method == "POST":
+                if mood["emotion"] is None:
+                    return JSONResponse({"error": f"room '{parts[1]}' has no faces in view right now: no mood to play"},
+                                        status_code=409)
                 tracks = request.query_params.get("tracks", "20")
                 if not tracks.isdigit() or not 1 <= int(tracks) <= 100:
                     return JSONResponse({"error": "tracks must be 1..100"}, status_code=400)

@@ -18,6 +18,8 @@ class Frame:
     boxes: np.ndarray | None = None  # set by the detect stage
     landmarks: np.ndarray | None = None  # N x 5 x 2 where the detector gives them
     detected: bool = False  # False where boxes were carried from an earlier detection
+    scoring: object = None  # the engine's answer to come (FrameProcessor.submit -> complete)
+    scoring_started: float = 0.0
 
 
 @dataclass

@@ -65,10 +65,11 @@ END = _End()
 
 
 class Pipeline:
-    """Runs a FrameProcessor's two stages in their own threads behind a capture thread."""
+    """Runs a FrameProcessor's two stages in their own threads behind a capture thread (with in_flight > 1, the
+    infer stage is two threads, submit and complete, so a remote engine has several frames in flight)."""
 
     def __init__(self, source: Source, processor: FrameProcessor, pace: bool = False, max_frames: int = 0,
-                 first_index: int = 0):
+                 first_index: int = 0, in_flight: int = 1):
         self.source, self.processor = source, processor
         self.first_index = first_index  # a resumed run numbers (and times) its frames from where the last one stopped
         self.times = processor.times
@@ -85,9 +86,17 @@ class Pipeline:
             threading.Thread(target=self._guard, args=(self._capture_loop,), name="capture", daemon=True),
             threading.Thread(target=self._guard, args=(self._stage_loop, self.frames, self.detected, processor.detect,
                                                        False), name="detect", daemon=True),
-            threading.Thread(target=self._guard, args=(self._stage_loop, self.detected, self.results, processor.infer,
-                                                       live), name="infer", daemon=True),
         ]
+        if in_flight <= 1:  # a local engine: crop, score, track in one thread
+            self._threads.append(threading.Thread(target=self._guard, args=(
+                self._stage_loop, self.detected, self.results, processor.infer, live), name="infer", daemon=True))
+        else:  # a remote engine: up to `in_flight` frames sent before the oldest answer is taken, in order
+            self.scoring: queue.Queue = queue.Queue(maxsize=in_flight - 1)
+            self._threads += [
+                threading.Thread(target=self._guard, args=(self._stage_loop, self.detected, self.scoring, processor.submit,
+                                                           False), name="submit", daemon=True),
+                threading.Thread(target=self._guard, args=(self._stage_loop, self.scoring, self.results,
+                                                           processor.complete, live), name="complete", daemon=True)]
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Pipeline:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class FrameProcessor:
         self.processed = 0
         self.nonfinite = 0  # faces whose model output held NaN or Inf: counted, left out of the frame's result
         self.dropped = 0  # frames the engine gave up on (InferenceDropped): counted, tracks left as they were
+        self.submitted = 0  # frames handed to the engine (every other one mirrored)
         self._boxes = np.empty((0, 4), np.int32)
         self._landmarks: np.ndarray | None = None
         self._no_probs = np.empty((0, len(engine.info.classes)), np.float32)
@@ -58,19 +60,35 @@ class FrameProcessor:
 
     def infer(self, frame: Frame) -> Result:
         """Crop all faces, run the engine once on the batch, then track and smooth."""
+        return self.complete(self.submit(frame))
+
+    def submit(self, frame: Frame) -> Frame:
+        """Crop this frame's faces and start the engine on them; complete() collects the answer. The Pipeline runs
+        the two in one thread, or (in_flight > 1, for a remote engine) in two, with frames in flight between."""
+        frame.scoring_started = time.perf_counter()
+        frame.scoring = None
+        if len(frame.boxes):
+            mirror = self.mirror_alternate and self.submitted % 2 == 1
+            frame.scoring = self.engine.submit(self.cropper.crop(frame.image, frame.boxes, frame.landmarks, mirror))
+        self.submitted += 1
+        return frame
+
+    def complete(self, frame: Frame) -> Result:
+        """The engine's answer for a submitted frame, then track and smooth (frames complete in submission order)."""
         boxes = frame.boxes
-        with Timer(self.times, "infer"):
-            if len(boxes):
-                mirror = self.mirror_alternate and self.processed % 2 == 1
-                try:
-                    probs = self.engine.infer(self.cropper.crop(frame.image, boxes, frame.landmarks, mirror))
-                except InferenceDropped:
-                    self.dropped += 1
-                    return Result(frame, [], frame.detected, dropped=True)
-                if not np.isfinite(probs).all():  # a broken model: never smooth, draw or log NaN
-                    boxes, probs = self._finite_only(boxes, probs)
-            else:
-                probs = self._no_probs
+        if frame.scoring is None:
+            probs = self._no_probs
+        else:
+            try:
+                probs = frame.scoring.result()
+            except InferenceDropped:
+                self.dropped += 1
+                return Result(frame, [], frame.detected, dropped=True)
+            finally:
+                frame.scoring = None
+            if not np.isfinite(probs).all():  # a broken model: never smooth, draw or log NaN
+                boxes, probs = self._finite_only(boxes, probs)
+        self.times.add("infer", time.perf_counter() - frame.scoring_started)
         with Timer(self.times, "track"):
             tracks = self.tracker.update(boxes, probs, frame.timestamp)
             faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw, t.mood.copy()) for t in tracks]

@@ -311,10 +311,16 @@ def training_targets(split, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(split.targets if split.targets is not None else split.labels).to(device)
 
 
-def teacher_probabilities(path: Path, images: np.ndarray, classes: list[str], device: torch.device) -> np.ndarray:
+def teacher_probabilities(path: Path, images: np.ndarray, classes: list[str], device: torch.device,
+                          cache: Path | None = None) -> np.ndarray:
     """A trained model's view of each training face, for distillation: the mean of its calibrated probabilities on
     the face and its mirror image (the flip-averaged model scores higher than one pass, so the student learns from
-    the better of the two)."""
+    the better of the two). `cache` keeps them for --resume and reruns (two passes over 28k faces take minutes
+    on two cores), named by the teacher file's size and time."""
+    stat = Path(path).stat()
+    cached = cache / f"teacher-{stat.st_size}-{int(stat.st_mtime)}-{len(images)}.npy" if cache else None
+    if cached is not None and cached.exists():
+        return np.load(cached)
     teacher = load_checkpoint(path)
     if list(teacher.get("classes", CLASSES)) != classes:
         raise TrainingError(f"--teacher {path} predicts {teacher.get('classes', CLASSES)}, this run {classes}")
@@ -322,7 +328,11 @@ def teacher_probabilities(path: Path, images: np.ndarray, classes: list[str], de
     norm, temperature = teacher["normalization"], teacher.get("temperature") or 1.0
     views = (images, np.ascontiguousarray(images[..., ::-1]))
     probs = [softmax(predict_logits(model, view, norm["mean"], norm["std"], device), temperature) for view in views]
-    return ((probs[0] + probs[1]) / 2).astype(np.float32)
+    mean = ((probs[0] + probs[1]) / 2).astype(np.float32)
+    if cached is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(cached, mean)
+    return mean
 
 
 def distilled_targets(targets: torch.Tensor, teacher: np.ndarray, weight: float) -> torch.Tensor:
@@ -398,7 +408,8 @@ def run(args: argparse.Namespace) -> int:
     if args.teacher:
         if args.extra_train:
             raise TrainingError("--teacher distils over the FER2013 training faces; it cannot be combined with --extra-train")
-        targets = distilled_targets(targets, teacher_probabilities(args.teacher, train_images, classes, device), args.distill)
+        teacher = teacher_probabilities(args.teacher, train_images, classes, device, cache=None if args.dry_run else args.out)
+        targets = distilled_targets(targets, teacher, args.distill)
         log.info("distilling from %s (flip-averaged), teacher share %.2f", args.teacher, args.distill)
     steps_each_epoch = steps_per_epoch(len(targets), args.batch_size)
     optimizer, scheduler = build_optimizer(args, model, steps_each_epoch)

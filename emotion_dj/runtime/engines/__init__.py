@@ -42,6 +42,18 @@ class EngineOptions:
     model: Path | None = None  # an explicit model file instead of weights_dir's file of `precision`
 
 
+class Scored:
+    """Probabilities already computed (what a local engine's submit() returns)."""
+
+    __slots__ = ("probs",)
+
+    def __init__(self, probs: np.ndarray):
+        self.probs = probs
+
+    def result(self) -> np.ndarray:
+        return self.probs
+
+
 class Engine(Plugin):
     Options = EngineOptions
 
@@ -61,6 +73,11 @@ class Engine(Plugin):
         """e.g. "int8 (auto)", or "fp32 +flip" for a model exported with --flip-average."""
         label = self.info.precision + (" +flip" if self.info.metadata.get("test_time_flip") == "1" else "")
         return f"{label} ({self.precision_note})" if self.precision_note else label
+
+    def submit(self, faces: np.ndarray) -> Scored:
+        """Start scoring `faces`; `.result()` gives the probabilities. A local engine scores at once; a remote one
+        returns while its call is in flight, so a camera can keep several frames in flight (Pipeline in_flight)."""
+        return Scored(self.infer(faces))
 
     def infer_many(self, faces: np.ndarray, batch: int = 64) -> np.ndarray:
         """infer() over a whole dataset, `batch` faces a call (evaluation and benchmarks, not the frame loop)."""
