@@ -4,9 +4,10 @@
     python -m benchmarks.fleet [--cameras 1,2,4,8] [--frames 300] [--replicas 1] [--threads 1] [--device cpu]
 
 Total faces/s counts the faces scored by every camera over the camera phase (the longest camera's time: Ray's and
-the processes' start-up are left out of both sides). Per-camera FPS is each camera's own. The fleet's batch size is
-the mean number of requests (camera frames) and faces per engine call that a camera's request rode in; the per-face
-latency is the time of a camera's model call (every face of a call waits as long), p50 and p95 over the calls.
+the processes' start-up are left out of both sides). Per-camera FPS is each camera's own. A camera's call carries
+the frames that piled up while its previous call was out (frames per call); the model's batch size is the mean
+number of calls and faces per engine call that a camera's call rode in; the per-face latency is the time from a
+frame's crops being handed to the engine to its probabilities coming back, p50 and p95 over the frames.
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ def fleet(clip: Path, cameras: int, frames: int, args, env: dict, tmp: Path) -> 
     return {"faces_per_s": round(result["faces_scored"] / seconds, 1),
             "camera_fps_median": round(statistics.median(r["fps"] for r in rows), 1), "seconds": seconds,
             "wall_seconds_with_start": round(time.perf_counter() - started, 1),
+            "mean_frames_per_call": round(sum(r["mean_frames_per_call"] * r["model_calls"] for r in rows) / calls, 2),
             "mean_batch_requests": round(sum(r["mean_batch_requests"] * r["model_calls"] for r in rows) / calls, 2),
             "mean_batch_faces": round(sum(r["mean_batch_faces"] * r["model_calls"] for r in rows) / calls, 2),
             "latency_p50_ms": round(statistics.median(r["latency_p50_ms"] for r in rows), 2),
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
            "fleet": {"replicas": args.replicas, "threads": args.threads, "batch_wait_ms": args.batch_wait_ms,
                      "device": args.device}, "results": {}}
     print(f"{'cameras':>7} | {'fleet faces/s':>13} | {'processes faces/s':>17} | {'fleet/proc':>10} | {'cam FPS fleet':>13} | "
-          f"{'cam FPS proc':>12} | {'batch req/faces':>15} | {'p50/p95 ms':>12}", flush=True)
+          f"{'cam FPS proc':>12} | {'frames/call':>11} | {'batch calls/faces':>17} | {'p50/p95 ms':>12}", flush=True)
     for cameras in (int(n) for n in args.cameras.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, "EMOTION_DJ_CACHE": str(Path(tmp) / "cache")}
@@ -109,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = round(ours["faces_per_s"] / theirs["faces_per_s"], 3)
         out["results"][str(cameras)] = {"fleet": ours, "processes": theirs, "fleet_over_processes": ratio}
         print(f"{cameras:>7} | {ours['faces_per_s']:>13.1f} | {theirs['faces_per_s']:>17.1f} | {ratio:>10.2f} | "
-              f"{ours['camera_fps_median']:>13.1f} | {theirs['camera_fps_median']:>12.1f} | "
-              f"{ours['mean_batch_requests']:>6} / {ours['mean_batch_faces']:<6} | "
+              f"{ours['camera_fps_median']:>13.1f} | {theirs['camera_fps_median']:>12.1f} | {ours['mean_frames_per_call']:>11} | "
+              f"{ours['mean_batch_requests']:>7} / {ours['mean_batch_faces']:<7} | "
               f"{ours['latency_p50_ms']:>5} / {ours['latency_p95_ms']:<5}", flush=True)
     save(out, "fleet", args.json)
     return 0

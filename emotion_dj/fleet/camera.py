@@ -25,29 +25,46 @@ from emotion_dj.runtime.sources import open_source, source_kind
 
 log = logging.getLogger(__name__)
 ROOM_REPORT_EVERY = 0.5  # seconds between a camera's mood reports to its room
-LATENCY_SAMPLES = 1 << 14
-FINISH_S = 3.0  # on stop, how long the frames in flight get to be scored and written  # the ring of per-call latencies behind the p50/p95
+LATENCY_SAMPLES = 1 << 14  # the ring of per-frame latencies behind the p50/p95
+FINISH_S = 3.0  # on stop, how long the frames in flight get to be scored and written
+
+
+class Call:
+    """One Serve request: the crops of one or more frames of this camera, in order, and (once known) its answer."""
+
+    __slots__ = ("response", "answer", "error", "frames")
+
+    def __init__(self, response, frames: int):
+        self.response, self.frames = response, frames
+        self.answer = self.error = None
 
 
 class RemoteScoring:
-    """One frame's call in flight: the crops (kept for a retry), the Serve response, when it was sent."""
+    """One frame on its way: its crops (kept for a retry), the call that carries them and its rows in that call."""
 
-    __slots__ = ("engine", "faces", "response", "sent")
+    __slots__ = ("engine", "faces", "submitted", "call", "rows")
 
-    def __init__(self, engine: RemoteEngine, faces: np.ndarray, response, sent: float):
-        self.engine, self.faces, self.response, self.sent = engine, faces, response, sent
+    def __init__(self, engine: RemoteEngine, faces: np.ndarray):
+        self.engine, self.faces, self.submitted = engine, faces, time.perf_counter()
+        self.call: Call | None = None
+        self.rows = (0, len(faces))
 
     def result(self) -> np.ndarray:
         return self.engine.collect(self)
 
 
 class RemoteEngine(Engine):
-    """An Engine whose infer() is a call to the fleet's model deployment (a Serve handle).
+    """An Engine whose answers come from the fleet's model deployment (a Serve handle).
 
-    A call that fails (its replica died, or no answer within `timeout_s`) is retried `retries` times, by Serve's
-    router on a live replica; then the frame is given up with InferenceDropped, which the frame processor counts.
-    submit() returns at once, so the camera's Pipeline keeps `in_flight` frames on their way (their answers are
-    taken in order): a camera is then bound by the machine, not by the round trip.
+    submit() returns at once, so the camera's Pipeline keeps `in_flight` frames on their way; their answers are
+    taken in order. One call is outstanding at a time: the frames submitted while it is on its way travel together
+    in the next one. Serve's cost per request (a few ms of CPU on each side) is then shared by the frames that
+    piled up during the last round trip, and a camera keeps its detection rate whatever the round trip: the
+    slower the answers, the more frames each call carries (up to `in_flight`).
+
+    A call that fails (its replica died, or no answer within `timeout_s`) is retried frame by frame, `retries` times,
+    by Serve's router on a live replica; then the frame is given up with InferenceDropped, which the frame processor
+    counts.
     """
 
     name = "serve"
@@ -56,9 +73,12 @@ class RemoteEngine(Engine):
         super().__init__(info)
         self.handle, self.description = handle, description
         self.retries, self.timeout_s = retries, timeout_s
-        self.calls = self.faces = self.retried = self.dropped = 0
-        self.batch_requests = self.batch_faces = 0  # summed over calls: the batches this camera's requests rode in
-        self.latencies = np.zeros(LATENCY_SAMPLES, np.float32)  # seconds per call (every face of a call waits as long)
+        self._lock = threading.Lock()
+        self._waiting: list[RemoteScoring] = []  # submitted while a call is outstanding: they go in the next one
+        self._outstanding: Call | None = None
+        self.calls = self.frames = self.faces = self.retried = self.dropped = 0
+        self.batch_requests = self.batch_faces = 0  # summed over calls: the replica batches this camera's calls rode in
+        self.latencies = np.zeros(LATENCY_SAMPLES, np.float32)  # seconds from a frame's submit to its answer
         self.last_error = ""
 
     @classmethod
@@ -70,30 +90,63 @@ class RemoteEngine(Engine):
 
     def submit(self, faces: np.ndarray) -> RemoteScoring:
         # The cropper's batch is reused by the next frame, and the handle sends its arguments later: a copy goes.
-        faces = faces.copy()
-        return RemoteScoring(self, faces, self.handle.infer.remote(faces), time.perf_counter())
+        scoring = RemoteScoring(self, faces.copy())
+        with self._lock:
+            self._waiting.append(scoring)
+            if self._outstanding is None:
+                self._send_waiting()
+        return scoring
+
+    def _send_waiting(self) -> None:
+        """Send every waiting frame in one call (the lock is held)."""
+        waiting, self._waiting = self._waiting, []
+        faces = waiting[0].faces if len(waiting) == 1 else np.concatenate([w.faces for w in waiting])
+        call = Call(self.handle.infer.remote(faces), len(waiting))
+        row = 0
+        for scoring in waiting:
+            scoring.call, scoring.rows = call, (row, row + len(scoring.faces))
+            row += len(scoring.faces)
+        self._outstanding = call
+
+    def _answer(self, call: Call):
+        """The call's answer (waited for once, by the first of its frames); then the frames waiting meanwhile go."""
+        if call.answer is None and call.error is None:
+            try:
+                call.answer = call.response.result(timeout_s=self.timeout_s)
+                probs, requests, batch_faces = call.answer
+                self.calls += 1
+                self.batch_requests += requests
+                self.batch_faces += batch_faces
+            except Exception as error:  # noqa: BLE001 - a dead replica, a timeout: its frames are retried one by one
+                call.error = error
+            finally:
+                with self._lock:
+                    if self._outstanding is call:
+                        self._outstanding = None
+                        if self._waiting:
+                            self._send_waiting()
+        if call.error is not None:
+            raise call.error
+        return call.answer[0]
 
     def collect(self, scoring: RemoteScoring) -> np.ndarray:
-        """The answer to one submit(): retried on a live replica where its call failed, else InferenceDropped."""
-        response = scoring.response
+        """The answer to one submit(): retried alone on a live replica where its call failed, else InferenceDropped."""
         for attempt in range(self.retries + 1):
             try:
-                probs, requests, batch_faces = response.result(timeout_s=self.timeout_s)
-            except Exception as error:  # noqa: BLE001 - a dead replica, a timeout: retried, then counted as dropped
+                probs = self._answer(scoring.call)
+            except Exception as error:  # noqa: BLE001 - retried, then counted as dropped
                 self.last_error = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
                 if attempt == 0:
                     log.warning("model service call failed (%s); retrying", self.last_error)
                 if attempt < self.retries:
                     self.retried += 1
                     time.sleep(min(0.25 * 2 ** attempt, 2.0))  # give Serve time to replace the replica
-                    response = self.handle.infer.remote(scoring.faces)
+                    scoring.call, scoring.rows = Call(self.handle.infer.remote(scoring.faces), 1), (0, len(scoring.faces))
                 continue
-            self.latencies[self.calls % LATENCY_SAMPLES] = time.perf_counter() - scoring.sent
-            self.calls += 1
+            self.latencies[self.frames % LATENCY_SAMPLES] = time.perf_counter() - scoring.submitted
+            self.frames += 1
             self.faces += len(scoring.faces)
-            self.batch_requests += requests
-            self.batch_faces += batch_faces
-            return probs
+            return probs[scoring.rows[0]:scoring.rows[1]]
         self.dropped += 1
         raise InferenceDropped(self.last_error)
 
@@ -101,9 +154,10 @@ class RemoteEngine(Engine):
         return f"serve: {self.description}"
 
     def stats(self) -> dict:
-        recent = self.latencies[:min(self.calls, LATENCY_SAMPLES)] * 1000
+        recent = self.latencies[:min(self.frames, LATENCY_SAMPLES)] * 1000
         return {"model_calls": self.calls, "faces_scored": self.faces, "retried_calls": self.retried,
                 "dropped_calls": self.dropped,
+                "mean_frames_per_call": round(self.frames / self.calls, 2) if self.calls else None,
                 "mean_batch_requests": round(self.batch_requests / self.calls, 2) if self.calls else None,
                 "mean_batch_faces": round(self.batch_faces / self.calls, 2) if self.calls else None,
                 "latency_p50_ms": round(float(np.percentile(recent, 50)), 2) if len(recent) else None,

@@ -34,6 +34,7 @@ def camera_summary(run: CameraRun) -> dict:
     return {"room": run.settings.room, "source": latest.get("source", run.settings.source),
             "frames_processed": total("frames_processed"), "fps": round(total("frames_processed") / seconds, 2) if seconds else 0.0,
             "seconds": round(seconds, 2), "faces_scored": total("faces_scored"), "model_calls": calls,
+            "mean_frames_per_call": weighted("mean_frames_per_call"),
             "mean_batch_requests": weighted("mean_batch_requests"), "mean_batch_faces": weighted("mean_batch_faces"),
             "latency_p50_ms": weighted("latency_p50_ms"), "latency_p95_ms": max((r.get("latency_p95_ms") or 0 for r in runs), default=None),
             "retried_calls": total("retried_calls"), "dropped_inference": total("dropped_inference"),
@@ -49,8 +50,9 @@ def format_summary(summary: dict) -> str:
              f"  model: {summary['model']['engine']} x{summary['model']['replicas']} replica(s), batches of up to "
              f"{summary['model']['max_batch']} requests, wait {summary['model']['batch_wait_ms']:g} ms"]
     for name, c in summary["cameras"].items():
-        batch = f"batch {c['mean_batch_requests']} req / {c['mean_batch_faces']} faces" if c["model_calls"] else "no model calls"
-        latency = f"p50 {c['latency_p50_ms']} ms, p95 {c['latency_p95_ms']} ms" if c["model_calls"] else ""
+        batch = (f"{c['mean_frames_per_call']} frames per call, model batches of {c['mean_batch_requests']} calls / "
+                 f"{c['mean_batch_faces']} faces" if c["model_calls"] else "no model calls")
+        latency = f"latency p50 {c['latency_p50_ms']} ms, p95 {c['latency_p95_ms']} ms" if c["model_calls"] else ""
         lines.append(f"  camera {name} ({c['room']}): {c['frames_processed']} frames, {c['fps']:.1f} FPS, "
                      f"{c['faces_scored']} faces, {batch}, {latency}; restarts {c['restarts']}, dropped "
                      f"{c['dropped_inference']} [{c['ended']}]")
