@@ -214,6 +214,7 @@ class CameraWorker:
         pipeline = self.pipeline
         mood_sum = np.zeros(len(self.engine.info.classes), np.float64)
         reported, faces_now, error, deadline = time.monotonic(), 0, None, None  # first report after the first frames
+        started_at = time.time()  # wall clock: the benchmark spans all cameras from the first frame to the last
         pipeline.start()
         try:
             while deadline is None or time.monotonic() < deadline:
@@ -249,6 +250,7 @@ class CameraWorker:
         if events:
             summary.events_lines = events.lines
         return {"camera": self.camera.name, "room": self.camera.room, "first_frame": pipeline.first_index,
+                "started_at": started_at, "ended_at": time.time(),
                 **summary.to_dict(), **self.engine.stats()}
 
     def stats(self) -> dict:

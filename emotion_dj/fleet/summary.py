@@ -34,6 +34,8 @@ def camera_summary(run: CameraRun) -> dict:
     return {"room": run.settings.room, "source": latest.get("source", run.settings.source),
             "frames_processed": total("frames_processed"), "fps": round(total("frames_processed") / seconds, 2) if seconds else 0.0,
             "seconds": round(seconds, 2), "faces_scored": total("faces_scored"), "model_calls": calls,
+            "started_at": min((r["started_at"] for r in runs if "started_at" in r), default=None),
+            "ended_at": max((r["ended_at"] for r in runs if "ended_at" in r), default=None),
             "mean_frames_per_call": weighted("mean_frames_per_call"),
             "mean_batch_requests": weighted("mean_batch_requests"), "mean_batch_faces": weighted("mean_batch_faces"),
             "latency_p50_ms": weighted("latency_p50_ms"), "latency_p95_ms": max((r.get("latency_p95_ms") or 0 for r in runs), default=None),
