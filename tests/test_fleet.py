@@ -349,3 +349,22 @@ def test_a_stalled_camera_is_restarted_then_given_up_while_the_other_finishes(tm
     frames = [r["frame"] for r in frames_of(tmp_path / "ev" / "door.jsonl")]
     # a live source drops stale frames (gaps), but the restarted run numbers on from where the first one stopped
     assert frames == sorted(set(frames)) and len(frames) == door["frames_processed"] > 20
+
+
+@needs_ray
+def test_a_model_that_cannot_load_and_a_taken_port_are_one_line_each(tmp_path):
+    config = tmp_path / "fleet.toml"
+    port = free_port()
+    config.write_text(f'[model]\nengine = "onnx"\nmodel = "missing.onnx"\n[serve]\nport = {port}\n'
+                      '[[camera]]\nname = "a"\nsource = "demo"\nroom = "r"\n')
+    done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(config)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "the model service did not start: model file not found" in done.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(config)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+    assert done.returncode == 2 and f"cannot serve the fleet on 127.0.0.1:{port}" in done.stderr
+    assert done.stderr.count("\n") == 1

@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import json
 import os
+import socket
 import sys
 import urllib.error
 import urllib.parse
@@ -108,6 +109,15 @@ def main(argv: list[str]) -> int:
     return run_cli(lambda: run(args), verbose=args.verbose)
 
 
+def port_free(host: str, port: int) -> None:
+    """The ingress's port, checked before Ray starts: a taken one is one line, not a Serve proxy's traceback."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as error:
+        raise UserError(f"cannot serve the fleet on {host}:{port} ({error.strerror}): choose another [serve] port") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from emotion_dj.fleet.config import load_fleet
 
@@ -118,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         outputs += [Output("--events-dir", args.events_dir / f"room-{room}.json", "the room report") for room in config.rooms]
         args.events_dir.mkdir(parents=True, exist_ok=True)
     guard_outputs({"fleet file": args.fleet, **{f"camera {c.name}": c.source for c in config.cameras}}, outputs)
+    port_free(config.serve.host, config.serve.port)
     if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.serve") is None:
         raise UserError('the fleet needs Ray Serve: pip install "emotion-dj[fleet]"')
     if STOP.is_set():

@@ -148,7 +148,7 @@ def load_fleet(path: Path) -> FleetConfig:
     if model.model is not None:
         model = ModelSettings(**{**model.__dict__, "model": str(_relative(model.model, path))})
     serve = _typed(ServeSettings, data.get("serve", {}), "[serve]", path)
-    _check(0 <= serve.port <= 65535, path, "[serve].port must be 0..65535")
+    _check(1 <= serve.port <= 65535, path, "[serve].port must be 1..65535")
 
     defaults = data.get("camera_defaults", {})
     _check(isinstance(defaults, dict), path, "[camera_defaults] must be a table")

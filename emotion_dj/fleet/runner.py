@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -25,6 +26,7 @@ import ray
 from ray import serve
 
 from emotion_dj.core.cli import say
+from emotion_dj.core.errors import UserError
 from emotion_dj.fleet.camera import CameraWorker
 from emotion_dj.fleet.config import FleetConfig
 from emotion_dj.fleet.rooms import Rooms
@@ -70,9 +72,12 @@ class Fleet:
                     signal.signal(sig, handler)
         s, m = self.config.serve, self.config.model
         serve.start(http_options={"host": s.host, "port": s.port}, logging_config={"log_level": "WARNING"})
-        self.model = serve.run(model_deployment(m).bind(m.engine, m.precision, m.device, m.model, m.threads, m.max_batch,
-                                                        m.batch_wait_ms),
-                               name="emotion-model", route_prefix=None)
+        try:
+            self.model = serve.run(model_deployment(m).bind(m.engine, m.precision, m.device, m.model, m.threads,
+                                                            m.max_batch, m.batch_wait_ms),
+                                   name="emotion-model", route_prefix=None)
+        except RuntimeError as error:  # a replica could not start: Serve keeps why in the deployment's status
+            raise UserError(f"the model service did not start: {deployment_failure('emotion-model') or error}") from None
         info = self.model.info.remote().result(timeout_s=120)
         self.model_description = self.model.describe.remote().result(timeout_s=60)["engine"]
         self.rooms = ray.remote(Rooms).options(name="rooms", num_cpus=0).remote(
@@ -198,6 +203,19 @@ class Fleet:
 
     def room_histories(self) -> dict[str, list]:
         return {room: ray.get(self.rooms.room_history.remote(room), timeout=10) for room in self.config.rooms}
+
+
+def deployment_failure(app: str) -> str | None:
+    """The last error line of a failed Serve application's deployments (a replica's constructor traceback)."""
+    try:
+        deployments = serve.status().applications[app].deployments.values()
+    except (KeyError, AttributeError, ray.exceptions.RayError):
+        return None
+    for deployment in deployments:
+        lines = [line.strip() for line in (deployment.message or "").splitlines() if re.match(r"^\s*[\w.]+(Error|Exception|Unavailable): ", line)]
+        if lines:
+            return lines[-1].split(": ", 1)[1] if ": " in lines[-1] else lines[-1]
+    return None
 
 
 @contextlib.contextmanager
