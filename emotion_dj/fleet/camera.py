@@ -26,7 +26,7 @@ from emotion_dj.runtime.sources import open_source, source_kind
 log = logging.getLogger(__name__)
 ROOM_REPORT_EVERY = 0.5  # seconds between a camera's mood reports to its room
 LATENCY_SAMPLES = 1 << 14  # the ring of per-frame latencies behind the p50/p95
-FINISH_S = 3.0  # on stop, how long the frames in flight get to be scored and written
+FINISH_S = 4.0  # on stop, how long the frames in flight get to be scored and written
 
 
 class Call:
@@ -214,6 +214,7 @@ class CameraWorker:
         pipeline = self.pipeline
         mood_sum = np.zeros(len(self.engine.info.classes), np.float64)
         reported, faces_now, error, deadline = time.monotonic(), 0, None, None  # first report after the first frames
+        delivered = 0  # results taken from the pipeline (each one an events line)
         started_at = time.time()  # wall clock: the benchmark spans all cameras from the first frame to the last
         pipeline.start()
         try:
@@ -225,6 +226,7 @@ class CameraWorker:
                 if item is END:
                     break
                 if item is not None and not item.dropped:
+                    delivered += 1
                     if events:
                         events.frame(item)
                     faces_now = len(item.faces)
@@ -244,13 +246,16 @@ class CameraWorker:
                 events.close()
         self.rooms.report.remote(self.camera.name, mood_sum, faces_now)
         summary = pipeline.summary()
+        # A stop that outlasts FINISH_S abandons what is still in flight: counted, so no frame goes uncounted.
+        abandoned = summary.frames_processed - delivered
+        summary.frames_processed = delivered
         summary.threads_joined = joined
         summary.error = error or summary.error
         summary.stopped_by = "error" if summary.error else "stop" if self._stop.is_set() else summary.ended
         if events:
             summary.events_lines = events.lines
         return {"camera": self.camera.name, "room": self.camera.room, "first_frame": pipeline.first_index,
-                "started_at": started_at, "ended_at": time.time(),
+                "started_at": started_at, "ended_at": time.time(), "abandoned_at_stop": abandoned,
                 **summary.to_dict(), **self.engine.stats()}
 
     def stats(self) -> dict:

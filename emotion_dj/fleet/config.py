@@ -8,8 +8,8 @@ without Ray, so a bad file fails in one line before anything starts.
     replicas = 1
     max_batch = 32           # requests (one per camera frame) gathered into one engine call
     batch_wait_ms = 2        # how long a replica waits to fill a batch
-    threads = 1              # ONNX Runtime threads per replica
-    in_flight = 8            # frames each camera keeps on their way to the model
+    threads = 2              # ONNX Runtime threads per replica
+    in_flight = 32           # frames each camera keeps on their way to the model
 
     [serve]
     host = "127.0.0.1"
@@ -55,7 +55,9 @@ class ModelSettings:
     max_batch: int = 32
     batch_wait_ms: float = 2.0
     threads: int = 1
-    in_flight: int = 8  # frames a camera keeps on their way to the model (answers taken in order)
+    # frames a camera keeps on their way to the model (answers taken in order): the more, the more frames share a
+    # call on a busy model (throughput), and the later each answer (latency); benchmarks/fleet.py measures both
+    in_flight: int = 32
     retries: int = 3  # attempts after the first for a frame whose replica failed, before it is counted as dropped
     timeout_s: float = 10.0  # the longest wait for one attempt
 

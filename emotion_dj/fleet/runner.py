@@ -37,7 +37,7 @@ from emotion_dj.runtime.web.server import is_loopback
 
 log = logging.getLogger(__name__)
 NAMESPACE = "emotion_dj"
-STOP_GRACE_S = 5.0  # how long cameras get to flush their events when the fleet stops
+STOP_GRACE_S = 8.0  # how long cameras get to score what is in flight and flush their events when the fleet stops
 
 
 class Fleet:

@@ -23,8 +23,8 @@ class EmotionModel:
     def __init__(self, engine: str, precision: str, device: str, model: str | None, threads: int, max_batch: int,
                  batch_wait_ms: float):
         options = {"model": model} if model else {}
-        if engine in ("onnx", "auto"):
-            options["threads"] = threads
+        if engine == "onnx":  # the replica shares the CPU with the cameras' detectors: idle threads sleep
+            options.update(threads=threads, spin=False)
         self.engine = create_engine(engine, precision, device, **options)
         self.engine.warmup()
         # the decorator's settings, per replica, from the fleet file

@@ -40,6 +40,7 @@ def camera_summary(run: CameraRun) -> dict:
             "mean_batch_requests": weighted("mean_batch_requests"), "mean_batch_faces": weighted("mean_batch_faces"),
             "latency_p50_ms": weighted("latency_p50_ms"), "latency_p95_ms": max((r.get("latency_p95_ms") or 0 for r in runs), default=None),
             "retried_calls": total("retried_calls"), "dropped_inference": total("dropped_inference"),
+            "abandoned_at_stop": total("abandoned_at_stop"),
             "nonfinite_outputs": total("nonfinite_outputs"), "events_lines": total("events_lines"),
             "restarts": run.restarts, "ended": latest.get("stopped_by") or latest.get("error") or "unknown",
             "errors": [r["error"] for r in runs if r.get("error")], "gave_up": run.gave_up}

@@ -22,7 +22,7 @@ CUDA_HINT = ("pip install -r requirements-gpu.txt (onnxruntime-gpu >= 1.27 needs
              "uninstall the CPU 'onnxruntime' first)")
 
 
-def open_session(path: Path, providers: list[str], threads: int = 0):
+def open_session(path: Path, providers: list[str], threads: int = 0, spin: bool = True):
     """An ORT session for `path`; a missing, unreadable or foreign file is a UserError."""
     import onnxruntime as ort
 
@@ -31,6 +31,8 @@ def open_session(path: Path, providers: list[str], threads: int = 0):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
+    if not spin:  # idle intra-op threads sleep instead of spinning: the CPU goes to the other work on the machine
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: a missing CUDA library is reported by us, below
     try:
         return ort.InferenceSession(str(path), options, providers=providers)
@@ -69,6 +71,9 @@ class OnnxOptions(EngineOptions):
     # in parallel threads, and on a small CPU two intra-op threads fight the detector (benchmarks/results/).
     # 0 means ORT's default (one per core), which batch evaluation wants.
     threads: int = 1
+    # Whether idle intra-op threads spin (ORT's default: lowest latency). A fleet's model replica shares the CPU
+    # with the cameras' detectors, so it turns spinning off.
+    spin: bool = True
 
 
 class OnnxEngine(Engine):
@@ -104,7 +109,8 @@ class OnnxEngine(Engine):
         if options.model is None and precision == "auto":
             precision, note = choose_precision(options.weights_dir, "cuda" if want_cuda else "cpu"), "auto"
         path = Path(options.model) if options.model else onnx_path(options.weights_dir, precision)
-        session = open_session(path, [CUDA_PROVIDER, CPU_PROVIDER] if want_cuda else [CPU_PROVIDER], options.threads)
+        session = open_session(path, [CUDA_PROVIDER, CPU_PROVIDER] if want_cuda else [CPU_PROVIDER], options.threads,
+                               options.spin)
         # ORT falls back to CPU silently when a GPU provider's libraries are missing: believe get_providers().
         really = session.get_providers()[0]
         if options.device == "cuda" and really != CUDA_PROVIDER:
