@@ -173,12 +173,22 @@ def test_a_mirrored_crop_is_the_crop_mirrored_by_the_same_warp(spec, marks):
 def test_mirror_alternate_mirrors_every_other_processed_frame():
     from emotion_dj.core.contract import ModelInfo
     from emotion_dj.runtime.detectors import Detections
+    from emotion_dj.runtime.engines import Engine
     from emotion_dj.runtime.frames import Frame
     from emotion_dj.runtime.processor import FrameProcessor
 
-    class Seen:  # an engine that keeps what it was given
-        info = ModelInfo(classes=("a", "b"), input_size=48, precision="fp32", temperature=1.0)
+    class Seen(Engine):  # an engine that keeps what it was given
         batches: list = []
+
+        def __init__(self):
+            super().__init__(ModelInfo(classes=("a", "b"), input_size=48, precision="fp32", temperature=1.0))
+
+        @classmethod
+        def create(cls, options):
+            raise NotImplementedError
+
+        def describe(self):
+            return "seen"
 
         def infer(self, faces):
             self.batches.append(faces.copy())
