@@ -165,7 +165,7 @@ class RemoteEngine(Engine):
 
 
 class CameraWorker:
-    """A Ray actor (threaded: stop() and stats() answer while run() works)."""
+    """A Ray actor (threaded: stop() answers while run() works)."""
 
     def __init__(self, camera: CameraSettings, model: ModelSettings, model_handle, rooms, events: str | None,
                  max_frames: int = 0, resume: bool = False):
@@ -177,11 +177,6 @@ class CameraWorker:
 
     def stop(self) -> None:
         self._stop.set()
-
-    def pid(self) -> int:
-        import os
-
-        return os.getpid()
 
     def _build(self) -> tuple[Pipeline, EventLog | None]:
         c = self.camera
@@ -213,7 +208,7 @@ class CameraWorker:
             return {"camera": self.camera.name, "room": self.camera.room, "error": str(error), "frames_processed": 0}
         pipeline = self.pipeline
         mood_sum = np.zeros(len(self.engine.info.classes), np.float64)
-        reported, faces_now, error, deadline = time.monotonic(), 0, None, None  # first report after the first frames
+        reported, error, deadline = time.monotonic(), None, None  # the first report after the first frames
         delivered = 0  # results taken from the pipeline (each one an events line)
         started_at = time.time()  # wall clock: the benchmark spans all cameras from the first frame to the last
         pipeline.start()
@@ -229,13 +224,10 @@ class CameraWorker:
                     delivered += 1
                     if events:
                         events.frame(item)
-                    faces_now = len(item.faces)
-                    mood_sum[:] = 0
-                    for face in item.faces:
-                        mood_sum += face.mood
                 elif events:
                     events.flush_if_due()
                 if time.monotonic() - reported >= ROOM_REPORT_EVERY:
+                    faces_now = pipeline.processor.moods_into(mood_sum)
                     self.rooms.report.remote(self.camera.name, mood_sum, faces_now)
                     reported = time.monotonic()
         except OutputError as output_error:
@@ -244,7 +236,7 @@ class CameraWorker:
             joined = pipeline.stop(timeout=2.0)
             if events:
                 events.close()
-        self.rooms.report.remote(self.camera.name, mood_sum, faces_now)
+        self.rooms.report.remote(self.camera.name, mood_sum, pipeline.processor.moods_into(mood_sum))
         summary = pipeline.summary()
         # A stop that outlasts FINISH_S abandons what is still in flight: counted, so no frame goes uncounted.
         abandoned = summary.frames_processed - delivered
@@ -257,8 +249,3 @@ class CameraWorker:
         return {"camera": self.camera.name, "room": self.camera.room, "first_frame": pipeline.first_index,
                 "started_at": started_at, "ended_at": time.time(), "abandoned_at_stop": abandoned,
                 **summary.to_dict(), **self.engine.stats()}
-
-    def stats(self) -> dict:
-        if self.pipeline is None or self.engine is None:
-            return {"camera": self.camera.name, "frames_processed": 0}
-        return {"camera": self.camera.name, "frames_processed": self.pipeline.processor.processed, **self.engine.stats()}

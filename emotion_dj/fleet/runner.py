@@ -32,6 +32,7 @@ from emotion_dj.fleet.config import FleetConfig
 from emotion_dj.fleet.rooms import Rooms
 from emotion_dj.fleet.service import ingress_deployment, model_deployment
 from emotion_dj.fleet.summary import CameraRun, camera_summary
+from emotion_dj.runtime.outputs import complete_frame_lines
 from emotion_dj.runtime.shutdown import SIGNALS, StopFlag
 from emotion_dj.runtime.web.server import is_loopback
 
@@ -150,10 +151,9 @@ class Fleet:
         """A dead actor cannot sum up its run: its frames are read back from its events file (the lines it got to
         disk; the next run goes on after the last of them)."""
         events = self.events_path(run.settings.name)
-        if events is None or not events.exists():
+        if events is None:
             return {"frames_processed": 0}
-        with open(events, "rb") as f:
-            logged = sum(1 for line in f if line.startswith(b'{"frame":') and line.endswith(b"\n"))
+        logged = sum(1 for _ in complete_frame_lines(events))
         counted = sum(r.get("events_lines") or 0 for r in run.runs)
         return {"frames_processed": logged - counted, "events_lines": logged - counted}
 

@@ -28,7 +28,6 @@ class FaceResult:
     box: tuple[int, int, int, int]
     probs: np.ndarray  # smoothed, for display
     raw: np.ndarray  # this frame's model output
-    mood: np.ndarray | None = None  # smoothed over seconds (the playlist's view of this face)
 
 
 @dataclass

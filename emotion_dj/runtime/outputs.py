@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import time
+from collections import deque
 from pathlib import Path
 
 import cv2
@@ -61,17 +62,19 @@ def complete_lines_length(descriptor: int) -> int:
     return 0
 
 
-def next_frame_index(path: Path) -> int:
-    """The frame after the last one an events file records completely: where a restarted fleet camera goes on."""
-    last = None
+def complete_frame_lines(path: Path):
+    """The frame lines of an events file that were written whole (a run killed mid-write leaves a partial last one)."""
     try:
         with open(path, "rb") as f:
-            for line in f:
-                if line.startswith(b'{"frame":') and line.endswith(b"\n"):
-                    last = line
+            yield from (line for line in f if line.startswith(b'{"frame":') and line.endswith(b"\n"))
     except FileNotFoundError:
-        return 0
-    return 0 if last is None else int(json.loads(last)["frame"]) + 1
+        return
+
+
+def next_frame_index(path: Path) -> int:
+    """The frame after the last one an events file records completely: where a restarted fleet camera goes on."""
+    last = deque(complete_frame_lines(path), maxlen=1)
+    return int(json.loads(last[0])["frame"]) + 1 if last else 0
 
 
 class EventLog:

@@ -89,15 +89,14 @@ class FrameProcessor:
             if not np.isfinite(probs).all():  # a broken model: never smooth, draw or log NaN
                 boxes, probs = self._finite_only(boxes, probs)
         self.times.add("infer", time.perf_counter() - frame.scoring_started)
-        with Timer(self.times, "track"):
+        with Timer(self.times, "track"), self._main_lock:  # the tracks are read by other threads (main_face, moods_into)
             tracks = self.tracker.update(boxes, probs, frame.timestamp)
-            faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw, t.mood.copy()) for t in tracks]
+            faces = [FaceResult(t.id, tuple(int(v) for v in t.box), t.probs.copy(), t.raw) for t in tracks]
             main = self.tracker.main_face()
-            with self._main_lock:
-                self._main_id = None if main is None else main.id
-                if main is not None:
-                    self._main_mood[:] = main.mood
-                self.timeline.update(frame.timestamp, None if main is None else main.mood)
+            self._main_id = None if main is None else main.id
+            if main is not None:
+                self._main_mood[:] = main.mood
+            self.timeline.update(frame.timestamp, None if main is None else main.mood)
         self.processed += 1
         return Result(frame, faces, frame.detected)
 
@@ -119,6 +118,16 @@ class FrameProcessor:
             if self.timeline.count != seen:
                 self.timeline.ordered_into(out)
             return self.timeline.count
+
+    def moods_into(self, out: np.ndarray) -> int:
+        """Sum the moods (seconds-long averages) of the faces in view into `out`; returns how many there are. Safe to
+        call from any thread; a fleet camera reports it to its room twice a second, not per frame."""
+        with self._main_lock:
+            out[:] = 0
+            visible = [track for track in self.tracker.tracks if track.misses == 0]
+            for track in visible:
+                out += track.mood
+        return len(visible)
 
     def main_face(self) -> tuple[int, np.ndarray] | None:
         """(id, mood over the last seconds) of the largest face in view; safe to call from any thread."""
