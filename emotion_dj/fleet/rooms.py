@@ -2,9 +2,10 @@
 
 Every camera reports, about twice a second, the sum of its visible faces' moods (each face's probabilities
 smoothed over seconds by the tracker, exactly what the single app's P key uses for the main face) and how many
-faces that is. A room's mood is the sum over its cameras divided by their faces: one face counts once, whichever
-camera sees it. A camera whose last report is older than `stale_s` no longer counts. The room's history (one
-sample a second, the last 2 hours) is what the room report draws.
+faces that is. A room's mood is the sum over its cameras divided by their faces: each face seen weighs the same,
+however many faces its camera sees (a person in view of two cameras counts twice: faces are not matched across
+cameras). A camera whose last report is older than `stale_s` no longer counts. The room's history (one sample a
+second, the last 2 hours) is what the room report draws.
 """
 from __future__ import annotations
 
