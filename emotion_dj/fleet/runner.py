@@ -65,6 +65,9 @@ class Fleet:
         # Ray's core installs its own SIGTERM handler (it kills the process at once); the app's own handlers (a
         # flag that the watch loop checks, so every camera flushes its events) are put back after it.
         handlers = {sig: signal.getsignal(sig) for sig in SIGNALS}
+        # Serve kills an HTTP proxy that is not ready within 5 s; on a small, busy machine starting one takes longer
+        # (seen with both cores busy: the fleet failed at start). Ray's processes inherit this from the driver.
+        os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
         ray.init(address=address, namespace=NAMESPACE, include_dashboard=False, log_to_driver=self.verbose,
                  logging_level=logging.INFO if self.verbose else logging.WARNING, configure_logging=self.verbose)
         if threading.current_thread() is threading.main_thread():
