@@ -169,6 +169,18 @@ def test_fleet_playlist_says_when_no_fleet_answers():
     assert done.returncode == 2 and "no fleet answers" in done.stderr and done.stderr.count("\n") == 1
 
 
+@needs_ray
+@pytest.mark.parametrize("address", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}"])
+def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, clips, address):
+    # Ray's own wait for a missing cluster lasts minutes and prints its log lines: the fleet asks first.
+    port = free_port()  # nothing listens there
+    fleet = fleet_file(tmp_path, clips[:1], free_port())
+    done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(fleet), "--address", address.format(port=port)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and f"no Ray cluster answers at {address.format(port=port)}" in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
 # -- on a local Ray ---------------------------------------------------------------------------------------------
 
 @needs_ray

@@ -68,8 +68,12 @@ class Fleet:
         # Serve kills an HTTP proxy that is not ready within 5 s; on a small, busy machine starting one takes longer
         # (seen with both cores busy: the fleet failed at start). Ray's processes inherit this from the driver.
         os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
-        ray.init(address=address, namespace=NAMESPACE, include_dashboard=False, log_to_driver=self.verbose,
-                 logging_level=logging.INFO if self.verbose else logging.WARNING, configure_logging=self.verbose)
+        try:
+            ray.init(address=address, namespace=NAMESPACE, include_dashboard=False, log_to_driver=self.verbose,
+                     logging_level=logging.INFO if self.verbose else logging.WARNING, configure_logging=self.verbose)
+        except ConnectionError as error:  # e.g. something else listens on that port
+            raise UserError(f"no Ray cluster answers at {address} ({error}): start one (ray start --head) or leave out "
+                            "--address and $RAY_ADDRESS for a local Ray") from None
         if threading.current_thread() is threading.main_thread():
             for sig, handler in handlers.items():
                 if handler is not None:
@@ -178,6 +182,8 @@ class Fleet:
     def shutdown(self) -> None:
         """Leave nothing behind: on a cluster that was joined, only this fleet's apps and actors go."""
         with ray_chatter_hidden(self.verbose):
+            if not ray.is_initialized():  # it never joined a cluster: nothing to leave
+                return
             try:
                 if self.address or os.environ.get("RAY_ADDRESS"):
                     for app in ("emotion-dj", "emotion-model"):
