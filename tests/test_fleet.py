@@ -162,6 +162,15 @@ def test_the_single_camera_runtime_never_imports_ray():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["fleet", "examples/fleet.toml", "--max-frames", "-3"], "argument --max-frames: must be an integer of at least 0, got '-3'"),
+    (["fleet", "playlist", "--room", "bar", "--tracks", "101"], "argument --tracks: must be an integer from 1 to 100, got '101'"),
+])
+def test_bad_fleet_flags_are_one_line(argv, message):
+    done = subprocess.run([sys.executable, "run_edge.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
 def test_fleet_playlist_says_when_no_fleet_answers():
     port = free_port()  # nothing listens there
     done = subprocess.run([sys.executable, "run_edge.py", "fleet", "playlist", "--room", "bar", "--url",

@@ -30,6 +30,22 @@ class OneLineErrorParser(argparse.ArgumentParser):
         sys.exit(EXIT_USER_ERROR)
 
 
+def number(kind: type, low: float, high: float | None, variable: str | None = None):
+    """An argparse type: a `kind` number in [low, high]; the message names the environment variable too, if any."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            noun = "an integer" if kind is int else "a number"
+            source = f" (flag or ${variable})" if variable else ""
+            raise argparse.ArgumentTypeError(f"must be {noun} {bound}, got '{text}'{source}")
+        return value
+    return parse
+
+
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 

@@ -17,18 +17,22 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from emotion_dj.core.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME_ERROR, OneLineErrorParser, fail, run_cli, say, setup_logging
+from emotion_dj.core.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUNTIME_ERROR,
+    OneLineErrorParser,
+    fail,
+    number,
+    run_cli,
+    say,
+    setup_logging,
+)
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.outputs import Output, guard_outputs
 from emotion_dj.runtime.shutdown import STOP
 
 DEFAULT_URL = "http://127.0.0.1:8008"
-
-
-def positive_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, got '{text}'")
-    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("fleet", type=Path, help="the fleet file (see examples/fleet.toml)")
     p.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
                    help="join this Ray cluster (default: start a local Ray) [$RAY_ADDRESS]")
-    p.add_argument("--max-frames", type=positive_int, default=0, help="stop each camera after N frames (0: until its source ends)")
+    p.add_argument("--max-frames", type=number(int, 0, None), default=0, help="stop each camera after N frames (0: until its source ends)")
     p.add_argument("--events-dir", type=Path, help="write CAMERA.jsonl per camera (the single app's events) and a room report per room here")
     p.add_argument("--summary-json", type=Path, help="write the fleet's summary (per camera, per room) as JSON here")
     p.add_argument("--verbose", action="store_true", help="log what happens, Ray's own logs included")
@@ -51,7 +55,7 @@ def build_playlist_parser() -> argparse.ArgumentParser:
     p.add_argument("--room", required=True, help="the room's name, as in the fleet file")
     p.add_argument("--url", default=os.environ.get("EMOTION_DJ_FLEET_URL", DEFAULT_URL),
                    help="the fleet's HTTP ingress ([serve] host and port of the fleet file) [$EMOTION_DJ_FLEET_URL]")
-    p.add_argument("--tracks", type=int, default=20, help="number of tracks (1..100)")
+    p.add_argument("--tracks", type=number(int, 1, 100), default=20, help="number of tracks (1..100)")
     p.add_argument("--public", action="store_true", help="make the playlist public (default: private)")
     p.add_argument("--no-open", action="store_true", help="do not open the playlist in the browser/app")
     p.add_argument("--verbose", action="store_true")
@@ -82,8 +86,6 @@ def playlist_main(argv: list[str]) -> int:
     setup_logging(args.verbose)
 
     def work() -> int:
-        if not 1 <= args.tracks <= 100:
-            raise UserError("--tracks must be between 1 and 100")
         mood = room_mood(args.url, args.room)
         if not mood.get("emotion"):
             raise UserError(f"room '{args.room}' has no faces in view right now: no mood to play")

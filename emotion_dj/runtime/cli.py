@@ -14,6 +14,7 @@ from emotion_dj.core.cli import (
     EXIT_RUNTIME_ERROR,
     OneLineErrorParser,
     fail,
+    number,
     run_cli,
     say,
     setup_logging,
@@ -29,21 +30,6 @@ def env(name: str, default=None):
 
 def env_flag(name: str) -> bool:
     return env(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def number(kind: type, low: float, high: float | None, variable: str):
-    """An argparse type: a `kind` number in [low, high]; the message names the environment variable too."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            noun = "an integer" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"must be {noun} {bound}, got '{text}' (flag or ${variable})")
-        return value
-    return parse
 
 
 def detect_width(text: str) -> int:
