@@ -124,7 +124,7 @@ def test_a_restarted_camera_sums_its_runs():
                  "mean_batch_faces": 6.0, "latency_p50_ms": 8.0, "latency_p95_ms": 12.0, "dropped_inference": 0,
                  "stopped_by": "source ended"}]
     summary = camera_summary(run)
-    assert summary["frames_processed"] == 40 and summary["fps"] == pytest.approx(40 / 3, abs=0.01)
+    assert summary["frames_processed"] == 40 and summary["frames_per_run"] == [30, 10] and summary["fps"] == pytest.approx(40 / 3, abs=0.01)
     assert summary["mean_batch_requests"] == 1.5 and summary["latency_p95_ms"] == 12.0 and summary["dropped_inference"] == 1
     assert summary["errors"] == ["actor died (ActorDiedError)"] and summary["ended"] == "source ended"
 
@@ -368,8 +368,10 @@ def test_a_stalled_camera_is_restarted_then_given_up_while_the_other_finishes(tm
     assert door["restarts"] == 1 and len(door["errors"]) == 2 and all("no frame" in e for e in door["errors"]), door["errors"]
     assert stage["frames_processed"] == 36 and stage["errors"] == [] and stage["ended"] == "source ended"
     frames = [r["frame"] for r in frames_of(tmp_path / "ev" / "door.jsonl")]
-    # a live source drops stale frames (gaps), but the restarted run numbers on from where the first one stopped
-    assert frames == sorted(set(frames)) and len(frames) == door["frames_processed"] > 20
+    # A live source drops stale frames (gaps; how many depends on the machine's load), but the restarted run numbers
+    # on from where the first one stopped: both runs wrote lines, and the frame numbers never repeat or go back.
+    assert len(door["frames_per_run"]) == 2 and min(door["frames_per_run"]) >= 1, door["frames_per_run"]
+    assert frames == sorted(set(frames)) and len(frames) == door["frames_processed"] == sum(door["frames_per_run"])
 
 
 @needs_ray

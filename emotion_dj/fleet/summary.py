@@ -32,7 +32,9 @@ def camera_summary(run: CameraRun) -> dict:
     seconds = total("seconds")
     latest = runs[-1] if runs else {}
     return {"room": run.settings.room, "source": latest.get("source", run.settings.source),
-            "frames_processed": total("frames_processed"), "fps": round(total("frames_processed") / seconds, 2) if seconds else 0.0,
+            "frames_processed": total("frames_processed"),
+            "frames_per_run": [r.get("frames_processed") or 0 for r in runs],  # what each restart added
+            "fps": round(total("frames_processed") / seconds, 2) if seconds else 0.0,
             "seconds": round(seconds, 2), "faces_scored": total("faces_scored"), "model_calls": calls,
             "started_at": min((r["started_at"] for r in runs if "started_at" in r), default=None),
             "ended_at": max((r["ended_at"] for r in runs if "ended_at" in r), default=None),
