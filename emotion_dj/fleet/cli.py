@@ -120,23 +120,6 @@ def port_free(host: str, port: int) -> None:
         raise UserError(f"cannot serve the fleet on {host}:{port} ({error.strerror}): choose another [serve] port") from None
 
 
-def cluster_answers(address: str, timeout: float = 5.0) -> None:
-    """A cluster's head, asked before Ray is: Ray's own wait for one that is not there lasts minutes and prints its
-    log lines. "auto" (a cluster started on this machine) is left to Ray, which answers at once."""
-    if address == "auto":
-        return
-    client = address.startswith("ray://")
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not port.isdigit():  # no port: Ray's defaults (Ray Client 10001, the head's GCS 6379)
-        host, port = address.removeprefix("ray://"), "10001" if client else "6379"
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except (OSError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or error
-        raise UserError(f"no Ray cluster answers at {address} ({reason}): start one (ray start --head) or leave out "
-                        "--address and $RAY_ADDRESS for a local Ray") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from emotion_dj.fleet.config import load_fleet
 
@@ -150,8 +133,6 @@ def run(args: argparse.Namespace) -> int:
     port_free(config.serve.host, config.serve.port)
     if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.serve") is None:
         raise UserError('the fleet needs Ray Serve: pip install "emotion-dj[fleet]"')
-    if args.address:
-        cluster_answers(args.address)
     if STOP.is_set():
         return fail(f"{STOP.reason} during start-up", EXIT_INTERRUPTED)
 

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -39,6 +40,26 @@ from emotion_dj.runtime.web.server import is_loopback
 log = logging.getLogger(__name__)
 NAMESPACE = "emotion_dj"
 STOP_GRACE_S = 8.0  # how long cameras get to score what is in flight and flush their events when the fleet stops
+
+
+def cluster_answers(address: str, timeout: float = 5.0) -> None:
+    """A cluster's head, asked before Ray is: Ray's own wait for one that is not there lasts minutes and prints its
+    log lines. "auto" (a cluster started on this machine) is left to Ray, which answers at once."""
+    if address == "auto":
+        return
+    client = address.startswith("ray://")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():  # no port: Ray's defaults (Ray Client 10001, the head's GCS 6379)
+        host, port = address.removeprefix("ray://"), "10001" if client else "6379"
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as error:
+        raise no_cluster(address, getattr(error, "strerror", None) or error) from None
+
+
+def no_cluster(address: str, reason) -> UserError:
+    return UserError(f"no Ray cluster answers at {address} ({reason}): start one (ray start --head) or leave out "
+                     "--address and $RAY_ADDRESS for a local Ray")
 
 
 class Fleet:
@@ -68,12 +89,15 @@ class Fleet:
         # Serve kills an HTTP proxy that is not ready within 5 s; on a small, busy machine starting one takes longer
         # (seen with both cores busy: the fleet failed at start). Ray's processes inherit this from the driver.
         os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+        if address:
+            cluster_answers(address)
         try:
             ray.init(address=address, namespace=NAMESPACE, include_dashboard=False, log_to_driver=self.verbose,
                      logging_level=logging.INFO if self.verbose else logging.WARNING, configure_logging=self.verbose)
         except ConnectionError as error:  # e.g. something else listens on that port
-            raise UserError(f"no Ray cluster answers at {address} ({error}): start one (ray start --head) or leave out "
-                            "--address and $RAY_ADDRESS for a local Ray") from None
+            if not address:
+                raise
+            raise no_cluster(address, error) from None
         if threading.current_thread() is threading.main_thread():
             for sig, handler in handlers.items():
                 if handler is not None:
