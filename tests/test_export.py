@@ -142,3 +142,22 @@ def test_flip_average_export_averages_each_face_with_its_mirror(tiny_checkpoint,
     capsys.readouterr()
     assert export_main(["--weights", str(tiny_checkpoint), "--formats", "onnx", "--flip-average"]) == 2
     assert "--out folder of its own" in capsys.readouterr().err
+
+
+def test_a_new_export_keeps_the_crop_fitted_in_its_folder(tiny_checkpoint, tiny_csv, tmp_path, capsys):
+    """The crop is fitted on the runtime's detectors (benchmarks/pipeline_accuracy.py --fit --apply) and recorded in
+    the weights folder, not in the checkpoint; re-exporting a new checkpoint into that folder must not silently
+    throw it away (the live pipeline would then cut faces by the unfitted default)."""
+    from emotion_dj.core.contract import CropSpec
+    from emotion_dj.export.metadata import set_crop
+
+    args = ["--weights", str(tiny_checkpoint), "--formats", "onnx", "--out", str(tmp_path), "--data", str(tiny_csv)]
+    assert export_main(args) == 0
+    fitted = CropSpec(margin=0.05, shift_y=-0.02, fitted_on="a test's fit")
+    set_crop(tmp_path, fitted)
+    capsys.readouterr()
+    assert export_main(args) == 0  # a new model into the same folder
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path(tmp_path, "fp32", "best"))).metadata_props}
+    assert CropSpec.from_json(meta["crop"]) == fitted
+    assert CropSpec.from_json(json.dumps(json.loads((tmp_path / "model_card.json").read_text())["crop"])) == fitted
+    assert "a test's fit" in capsys.readouterr().out  # says which crop it kept

@@ -8,10 +8,13 @@ trt: builds the TensorRT plan of the ONNX of --trt-precision into the runtime's 
 `run_edge.py --engine trt` looks up (so the first run starts at once); needs TensorRT and a GPU.
 Where --out holds the fp32 ONNX afterwards, model_card.json is written beside it, with each precision's
 accuracy on val and test measured through ONNX Runtime when FER2013 is at hand (--precision auto reads it).
+The crop rule fitted for the runtime's detectors (benchmarks/pipeline_accuracy.py --fit --apply) lives in the
+weights folder, not in the checkpoint: a new model exported into that folder keeps it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +82,18 @@ def precision_accuracies(files: dict[str, Path], data: str | None, labels: str =
     return out
 
 
+def with_folder_crop(checkpoint: dict, out: Path) -> dict:
+    """The checkpoint, carrying the crop already fitted in `out` (its model card) when it records none itself."""
+    card = out / "model_card.json"
+    if checkpoint.get("crop") or not card.is_file():
+        return checkpoint
+    crop = json.loads(card.read_text()).get("crop") or {}
+    if not crop.get("fitted_on"):
+        return checkpoint
+    print(f"{'crop':<10} kept the fitted crop of {card} ({crop['fitted_on']})")
+    return {**checkpoint, "crop": json.dumps(crop)}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog="python -m emotion_dj.export", description=__doc__.splitlines()[0])
     parser.add_argument("--weights", required=True, help="checkpoint (.pt) from python -m emotion_dj.train")
@@ -102,6 +117,7 @@ def export(args: argparse.Namespace) -> int:
         raise ExportError("--flip-average writes a model of its own: give it an --out folder of its own, so the "
                           "single-pass model beside the checkpoint stays as it is")
     stem = Path(args.weights).stem
+    checkpoint = with_folder_crop(checkpoint, out)
     written = {name: FORMATS[name](checkpoint, out, stem, args) for name in formats}
     for name, path in written.items():
         print(f"{name:<10} {path}")
