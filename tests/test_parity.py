@@ -7,6 +7,7 @@ import torch
 from emotion_dj.core.contract import INPUT_NAME, OUTPUT_NAME, onnx_path
 from emotion_dj.train.checkpoint import build_deployable, load_checkpoint
 from emotion_dj.train.data import load_fer2013
+from emotion_dj.train.metrics import macro_recall
 from tests.conftest import WEIGHTS
 
 MIN_FACES = 512
@@ -54,9 +55,12 @@ def test_onnx_int8_agrees_and_keeps_accuracy(private_test, torch_probs):
 
 
 def test_shipped_model_meets_the_accuracy_bar(private_test, torch_probs, shipped_checkpoint):
-    """A floor under the shipped model (FER+ PrivateTest, reference majority rule, single pass: 86.52% measured)."""
-    accuracy = (torch_probs.argmax(1) == private_test[1]).mean()
+    """A floor under the shipped model (FER+ PrivateTest, reference majority rule, single pass: 86.39% accuracy and
+    72.78% macro recall measured): a model that stops seeing the rare expressions fails here too."""
+    predictions, labels = torch_probs.argmax(1), private_test[1]
+    accuracy = (predictions == labels).mean()
     assert accuracy >= 0.86, f"PrivateTest top-1 {accuracy:.4f}"
+    assert macro_recall(predictions, labels, torch_probs.shape[1]) >= 0.72
     assert load_checkpoint(shipped_checkpoint)["metrics"]["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-3)
 
 
