@@ -161,3 +161,10 @@ def test_a_new_export_keeps_the_crop_fitted_in_its_folder(tiny_checkpoint, tiny_
     assert CropSpec.from_json(meta["crop"]) == fitted
     assert CropSpec.from_json(json.dumps(json.loads((tmp_path / "model_card.json").read_text())["crop"])) == fitted
     assert "a test's fit" in capsys.readouterr().out  # says which crop it kept
+
+
+def test_a_broken_model_card_in_the_out_folder_is_one_line(tiny_checkpoint, tmp_path, capsys):
+    (tmp_path / "model_card.json").write_text("{ not json")
+    assert export_main(["--weights", str(tiny_checkpoint), "--formats", "onnx", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a model card" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -87,7 +87,10 @@ def with_folder_crop(checkpoint: dict, out: Path) -> dict:
     card = out / "model_card.json"
     if checkpoint.get("crop") or not card.is_file():
         return checkpoint
-    crop = json.loads(card.read_text()).get("crop") or {}
+    try:
+        crop = json.loads(card.read_text()).get("crop") or {}
+    except (ValueError, AttributeError) as error:  # hand-edited or truncated card
+        raise ExportError(f"{card} is not a model card ({error}): fix or remove it, then export again") from None
     if not crop.get("fitted_on"):
         return checkpoint
     print(f"{'crop':<10} kept the fitted crop of {card} ({crop['fitted_on']})")
