@@ -163,6 +163,29 @@ def test_a_new_export_keeps_the_crop_fitted_in_its_folder(tiny_checkpoint, tiny_
     assert "a test's fit" in capsys.readouterr().out  # says which crop it kept
 
 
+def test_a_flip_averaged_export_keeps_the_crop_fitted_beside_its_checkpoint(tiny_checkpoint, tmp_path, capsys):
+    """`--flip-average` must write into a folder of its own, which has no card yet: the crop fitted beside the
+    checkpoint it was made from is the one the live pipeline was measured with, not the unfitted default."""
+    import shutil
+
+    from emotion_dj.core.contract import CropSpec
+    from emotion_dj.export.metadata import set_crop
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(tiny_checkpoint, weights / "best.pt")
+    assert export_main(["--weights", str(weights / "best.pt"), "--formats", "onnx"]) == 0
+    fitted = CropSpec(margin=0.05, shift_y=-0.02, fitted_on="a test's fit")
+    set_crop(weights, fitted)
+    capsys.readouterr()
+    flip = tmp_path / "flip"
+    assert export_main(["--weights", str(weights / "best.pt"), "--formats", "onnx", "--flip-average",
+                        "--out", str(flip)]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path(flip, "fp32", "best"))).metadata_props}
+    assert CropSpec.from_json(meta["crop"]) == fitted
+    assert "a test's fit" in capsys.readouterr().out
+
+
 def test_a_broken_model_card_in_the_out_folder_is_one_line(tiny_checkpoint, tmp_path, capsys):
     (tmp_path / "model_card.json").write_text("{ not json")
     assert export_main(["--weights", str(tiny_checkpoint), "--formats", "onnx", "--out", str(tmp_path)]) == 2

@@ -9,7 +9,8 @@ trt: builds the TensorRT plan of the ONNX of --trt-precision into the runtime's 
 Where --out holds the fp32 ONNX afterwards, model_card.json is written beside it, with each precision's
 accuracy on val and test measured through ONNX Runtime when FER2013 is at hand (--precision auto reads it).
 The crop rule fitted for the runtime's detectors (benchmarks/pipeline_accuracy.py --fit --apply) lives in the
-weights folder, not in the checkpoint: a new model exported into that folder keeps it.
+weights folder, not in the checkpoint: a new model exported into that folder keeps it, and a --flip-average model
+exported from a checkpoint in that folder takes it along.
 """
 from __future__ import annotations
 
@@ -82,19 +83,29 @@ def precision_accuracies(files: dict[str, Path], data: str | None, labels: str =
     return out
 
 
-def with_folder_crop(checkpoint: dict, out: Path) -> dict:
-    """The checkpoint, carrying the crop already fitted in `out` (its model card) when it records none itself."""
-    card = out / "model_card.json"
-    if checkpoint.get("crop") or not card.is_file():
-        return checkpoint
+def fitted_crop(card: Path) -> dict | None:
+    """The fitted crop a model card records, or None where there is no card or its crop was never fitted."""
+    if not card.is_file():
+        return None
     try:
         crop = json.loads(card.read_text()).get("crop") or {}
     except (ValueError, AttributeError) as error:  # hand-edited or truncated card
         raise ExportError(f"{card} is not a model card ({error}): fix or remove it, then export again") from None
-    if not crop.get("fitted_on"):
+    return crop if crop.get("fitted_on") else None
+
+
+def with_folder_crop(checkpoint: dict, out: Path, weights: Path) -> dict:
+    """The checkpoint, carrying the crop already fitted for the runtime's detectors when it records none itself:
+    the one in `out` (a new model into the shipped folder), else the one beside the checkpoint (a --flip-average
+    model into a folder of its own)."""
+    if checkpoint.get("crop"):
         return checkpoint
-    print(f"{'crop':<10} kept the fitted crop of {card} ({crop['fitted_on']})")
-    return {**checkpoint, "crop": json.dumps(crop)}
+    for card in dict.fromkeys((out / "model_card.json", weights.parent / "model_card.json")):
+        crop = fitted_crop(card)
+        if crop:
+            print(f"{'crop':<10} kept the fitted crop of {card} ({crop['fitted_on']})")
+            return {**checkpoint, "crop": json.dumps(crop)}
+    return checkpoint
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +131,7 @@ def export(args: argparse.Namespace) -> int:
         raise ExportError("--flip-average writes a model of its own: give it an --out folder of its own, so the "
                           "single-pass model beside the checkpoint stays as it is")
     stem = Path(args.weights).stem
-    checkpoint = with_folder_crop(checkpoint, out)
+    checkpoint = with_folder_crop(checkpoint, out, Path(args.weights))
     written = {name: FORMATS[name](checkpoint, out, stem, args) for name in formats}
     for name, path in written.items():
         print(f"{name:<10} {path}")
