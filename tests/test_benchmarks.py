@@ -84,6 +84,7 @@ def test_the_live_pipeline_scores_what_the_model_scores_on_a_small_subset(fer_di
     result = run(str(fer_dir), "val", limit=400, seed=1, detectors=("yunet",), precision="int8")["results"]["yunet"]
     assert result["detection_rate"] > 0.4, result
     assert result["gap_points"] <= 3.0, result  # 400 faces, ~220 found: one face is ~0.45 points
+    assert 0 < result["macro_recall"] <= 1 and 0 < result["direct_macro_recall"] <= 1  # the second measure
     big = result["by_face_size"]["300"]
     assert big["detection_rate"] > 0.6
 
