@@ -19,8 +19,10 @@ def plot_history(history: list[dict], path: Path) -> None:
     ax_acc.plot(epochs, [r["train_accuracy"] * 100 for r in history], label="train (augmented)")
     ax_acc.plot(epochs, [r["val_accuracy"] * 100 for r in history], label="val (PublicTest)")
     ax_acc.set(title="top-1 accuracy %", xlabel="epoch")
-    ax_lr.plot(epochs, [r["lr"] for r in history])
-    ax_lr.set(title="learning rate", xlabel="epoch", yscale="log")
+    rates = [r["lr"] for r in history]
+    ax_lr.plot(epochs, rates)
+    # a log axis only has room for positive rates (a run at --lr 0 is a legitimate check of --init)
+    ax_lr.set(title="learning rate", xlabel="epoch", yscale="log" if min(rates) > 0 else "linear")
     for ax in (ax_loss, ax_acc):
         ax.legend()
         ax.grid(alpha=0.3)
