@@ -191,3 +191,11 @@ def test_a_broken_model_card_in_the_out_folder_is_one_line(tiny_checkpoint, tmp_
     assert export_main(["--weights", str(tiny_checkpoint), "--formats", "onnx", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "is not a model card" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("card", ['{"crop": [1]}', '[1, 2]', '{"crop": {"fitted_on": "x", "margin": "wide"}}'])
+def test_a_model_card_of_the_wrong_shape_is_one_line(tiny_checkpoint, tmp_path, capsys, card):
+    (tmp_path / "model_card.json").write_text(card)
+    assert export_main(["--weights", str(tiny_checkpoint), "--formats", "onnx", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a model card" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from emotion_dj.core.cli import EXIT_OK, OneLineErrorParser, run_cli, setup_logging
-from emotion_dj.core.contract import INPUT_NAME, onnx_path
+from emotion_dj.core.contract import INPUT_NAME, CropSpec, onnx_path
 from emotion_dj.export.metadata import metadata_props, write_model_card
 from emotion_dj.export.onnx_export import ExportError, export_onnx
 from emotion_dj.train.checkpoint import CheckpointError, load_checkpoint
@@ -87,11 +87,12 @@ def fitted_crop(card: Path) -> dict | None:
     """The fitted crop a model card records, or None where there is no card or its crop was never fitted."""
     if not card.is_file():
         return None
-    try:
+    try:  # a hand-edited or truncated card: not JSON, not an object, or a crop the contract rejects
         crop = json.loads(card.read_text()).get("crop") or {}
-    except (ValueError, AttributeError) as error:  # hand-edited or truncated card
+        spec = CropSpec.from_json(json.dumps(crop))
+    except (ValueError, AttributeError, TypeError) as error:
         raise ExportError(f"{card} is not a model card ({error}): fix or remove it, then export again") from None
-    return crop if crop.get("fitted_on") else None
+    return json.loads(spec.to_json()) if spec.fitted_on else None
 
 
 def with_folder_crop(checkpoint: dict, out: Path, weights: Path) -> dict:
