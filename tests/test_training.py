@@ -2,6 +2,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -153,6 +154,23 @@ def test_extra_training_faces_join_the_run_and_the_recipe(tiny_csv, tmp_path, ca
     assert train_main([*args, "--out", str(tmp_path / "bad"), "--extra-train", str(tmp_path / "bad.npz")]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]  # after the run's log lines, one error line
     assert error.startswith("error: --extra-train") and "(48, 48)" in error
+
+
+def test_light_augmentation_is_chosen_recorded_and_keeps_the_face_whole(tiny_csv, tmp_path):
+    from kornia.augmentation import RandomErasing
+
+    from emotion_dj.train.augment import build_augmentation
+
+    assert any(isinstance(step, RandomErasing) for step in build_augmentation("standard").children())
+    assert not any(isinstance(step, RandomErasing) for step in build_augmentation("light").children())
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        build_augmentation("heavy")
+    args = ["--data", str(tiny_csv), "--batch-size", "16", "--widths", "8,8,16,16,16", "--amp", "off", "--epochs", "1",
+            "--augment", "light", "--out", str(tmp_path)]
+    assert train_main(args) == 0
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["train_config"]["augment"] == "light"
+    assert " --augment light " in train_commands(best, "runs/x")[-1]  # the model card's recipe names it
 
 
 def test_detector_crops_user_errors_end_in_one_line(tmp_path, capsys):

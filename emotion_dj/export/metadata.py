@@ -65,7 +65,7 @@ def sha256(path: Path) -> str:
 # The training flags that shape the weights; written out in full so a command reproduces the run even if
 # the CLI's defaults change later.
 RECIPE_FLAGS = ("labels", "targets", "fer2013_vote", "class_weights", "img_size", "epochs", "batch_size", "optimizer", "schedule", "lr",
-                "weight_decay", "label_smoothing", "mixup", "dropout", "widths", "ema", "plateau_patience", "plateau_factor",
+                "weight_decay", "label_smoothing", "mixup", "augment", "dropout", "widths", "ema", "plateau_patience", "plateau_factor",
                 "seed")
 
 

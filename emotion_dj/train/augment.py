@@ -2,14 +2,28 @@
 
 The original design's list: rotation and affine jitter, brightness/contrast jitter, random erasing,
 plus horizontal flip (expressions are left-right symmetric). Input and output: float N x 1 x S x S in [0, 1].
+
+"light" is for the last epochs of a fine-tune: the faces the model is scored on are upright, unoccluded crops, so
+the strong jitter that teaches robustness also spends capacity on faces it never meets (the "turn the heavy
+augmentation off at the end" practice of detector training).
 """
 from __future__ import annotations
 
 import kornia.augmentation as K
 from torch import nn
 
+AUGMENTATIONS = ("standard", "light")
 
-def build_augmentation() -> nn.Module:
+
+def build_augmentation(strength: str = "standard") -> nn.Module:
+    if strength == "light":
+        return K.AugmentationSequential(
+            K.RandomHorizontalFlip(p=0.5),
+            K.RandomAffine(degrees=5, translate=(0.04, 0.04), scale=(0.95, 1.05), p=0.5),
+            K.ColorJiggle(brightness=0.1, contrast=0.1, p=0.5),
+        )
+    if strength != "standard":
+        raise ValueError(f"unknown augmentation {strength!r}: one of {AUGMENTATIONS}")
     return K.AugmentationSequential(
         K.RandomHorizontalFlip(p=0.5),
         # Rotation and affine in one warp: one resampling keeps the 48x48 faces sharper than two.

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from emotion_dj.core.cli import OneLineErrorParser, run_cli
 from emotion_dj.core.machine import cpu_model
-from emotion_dj.train.augment import build_augmentation
+from emotion_dj.train.augment import AUGMENTATIONS, build_augmentation
 from emotion_dj.train.checkpoint import (
     CheckpointError,
     build_model,
@@ -101,6 +101,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="ReduceLROnPlateau on the val score, cosine decay to 1e-6 over --epochs, or one-cycle "
                         "(warm-up to --lr over 10%% of the steps, then cosine down; stepped every batch)")
     p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0: off), e.g. 0.2")
+    p.add_argument("--augment", choices=AUGMENTATIONS, default="standard",
+                   help="standard: rotation, affine, brightness/contrast jitter, erasing, flip; light: flip and small "
+                        "jitter only, for the last epochs of a fine-tune")
     p.add_argument("--extra-train", type=Path, action="append", default=[], metavar="NPZ",
                    help="more training faces (images, labels), e.g. from python -m emotion_dj.train.detector_crops; repeatable")
     p.add_argument("--plateau-patience", type=int, default=3, help="ReduceLROnPlateau patience (epochs)")
@@ -425,7 +428,7 @@ def run(args: argparse.Namespace) -> int:
     loss_fn = nn.CrossEntropyLoss(weight=class_weight, label_smoothing=args.label_smoothing)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True) if args.ema else None
     evaluated = ema.module if ema is not None else model  # the weights that are validated and saved
-    augment = build_augmentation().to(device)
+    augment = build_augmentation(args.augment).to(device)
 
     history, start_epoch, best_score = [], 1, -1.0
     lineage = {}
