@@ -85,6 +85,8 @@ def test_the_live_pipeline_scores_what_the_model_scores_on_a_small_subset(fer_di
     assert result["detection_rate"] > 0.4, result
     assert result["gap_points"] <= 3.0, result  # 400 faces, ~220 found: one face is ~0.45 points
     assert 0 < result["macro_recall"] <= 1 and 0 < result["direct_macro_recall"] <= 1  # the second measure
+    low, high = result["macro_recall_gap_ci95"]
+    assert low <= result["macro_recall_gap_points"] <= high
     big = result["by_face_size"]["300"]
     assert big["detection_rate"] > 0.6
 
@@ -114,6 +116,23 @@ def test_the_gap_interval_resamples_whole_faces():
     as_faces = gap_interval(tied, tied_worse, np.arange(2000) // 5)
     as_frames = gap_interval(tied, tied_worse, np.arange(2000))
     assert as_faces[1] - as_faces[0] > 1.5 * (as_frames[1] - as_frames[0])
+
+
+def test_the_macro_recall_gap_interval_sees_a_rare_class_lost_on_few_faces():
+    from benchmarks.pipeline_accuracy import macro_recall_gap_interval
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.r_[rng.integers(0, 3, 1990), np.full(10, 3)], 5)  # class 3: 10 faces, 5 placements each
+    face_of = np.arange(len(labels)) // 5
+    right = labels.copy()
+    assert macro_recall_gap_interval(labels, right, right, face_of, 4) == [0.0, 0.0]
+    lost = np.where(labels == 3, 0, labels)  # the pipeline misses the rare class on every face: 25 points of 4 classes
+    low, high = macro_recall_gap_interval(labels, right, lost, face_of, 4)
+    assert low == high == 25.0
+    half = lost.copy()
+    half[np.isin(face_of, np.flatnonzero(labels[::5] == 3)[:5])] = 3  # 5 of the 10 rare faces kept
+    low, high = macro_recall_gap_interval(labels, right, half, face_of, 4)
+    assert low < 12.5 < high and high - low > 5  # ten faces cannot pin a 12.5-point gap down
 
 
 def test_the_serve_benchmark_counts_a_watching_clients_stream():
