@@ -16,14 +16,14 @@ AUGMENTATIONS = ("standard", "light")
 
 
 def build_augmentation(strength: str = "standard") -> nn.Module:
+    if strength not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {strength!r}: one of {AUGMENTATIONS}")
     if strength == "light":
         return K.AugmentationSequential(
             K.RandomHorizontalFlip(p=0.5),
             K.RandomAffine(degrees=5, translate=(0.04, 0.04), scale=(0.95, 1.05), p=0.5),
             K.ColorJiggle(brightness=0.1, contrast=0.1, p=0.5),
         )
-    if strength != "standard":
-        raise ValueError(f"unknown augmentation {strength!r}: one of {AUGMENTATIONS}")
     return K.AugmentationSequential(
         K.RandomHorizontalFlip(p=0.5),
         # Rotation and affine in one warp: one resampling keeps the 48x48 faces sharper than two.
