@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from emotion_dj.core.errors import UserError
@@ -11,9 +12,9 @@ WEIGHTS_DIR = PACKAGE_DIR / "weights"  # package data: installed with the packag
 PROJECT_ROOT = PACKAGE_DIR.parent  # the checkout (benchmarks and tests run from it; an installed package has none)
 
 
-def cache_root() -> Path:
+def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
     """$EMOTION_DJ_CACHE, else $XDG_CACHE_HOME/emotion-dj, else ~/.cache/emotion-dj (not created here)."""
-    base = os.environ.get("EMOTION_DJ_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "emotion-dj")
+    base = environ.get("EMOTION_DJ_CACHE") or os.path.join(environ.get("XDG_CACHE_HOME") or "~/.cache", "emotion-dj")
     return Path(base).expanduser()
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 
 from emotion_dj.core.contract import INPUT_NAME, OUTPUT_NAME
+from emotion_dj.core.privacy import quiet_onnxruntime
 from emotion_dj.export.metadata import attach_metadata, metadata_props
 from emotion_dj.train.checkpoint import build_deployable
 
@@ -55,7 +55,7 @@ def export_onnx(checkpoint: dict[str, Any], path: Path, precision: str = "fp32",
 
 def check_contract(path: Path, size: int) -> None:
     """The file must load in ORT, take uint8 faces of any batch and return rows that sum to 1."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = quiet_onnxruntime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (inp,), (out,) = session.get_inputs(), session.get_outputs()
     if (inp.name, inp.type, out.name, out.type) != (INPUT_NAME, "tensor(uint8)", OUTPUT_NAME, "tensor(float)"):
         raise ExportError(f"{path}: unexpected I/O {inp.name}:{inp.type} -> {out.name}:{out.type}")

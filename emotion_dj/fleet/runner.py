@@ -28,6 +28,7 @@ from ray import serve
 
 from emotion_dj.core.cli import say
 from emotion_dj.core.errors import UserError
+from emotion_dj.core.privacy import local_only_env, telemetry_allowed
 from emotion_dj.fleet.camera import CameraWorker
 from emotion_dj.fleet.config import FleetConfig
 from emotion_dj.fleet.rooms import Rooms
@@ -55,6 +56,47 @@ def cluster_answers(address: str, timeout: float = 5.0) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except (OSError, ValueError) as error:
         raise no_cluster(address, getattr(error, "strerror", None) or error) from None
+
+
+def local_only_ray(address: str | None) -> dict:
+    """Keep Ray on this machine (core/privacy.py, docs/PRIVACY.md); ray.init's extra arguments.
+
+    A local Ray (no address) is one node on loopback: with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (despite its name,
+    the switch for every OS) Ray takes 127.0.0.1 as the node's address instead of finding an outward one by
+    connecting a socket towards 8.8.8.8, and its processes, which inherit it, listen there. Its API server is not
+    started: without the dashboard it runs one module, the usage-stats reporter, which probes the cloud metadata
+    addresses (169.254.169.254, metadata.google.internal) even with usage stats off (Ray 2.60,
+    dashboard/modules/usage_stats/usage_stats_head.py). A cluster's workers get the telemetry switches through
+    the job's runtime_env instead; how the cluster itself was started is its owner's.
+    """
+    if not address:
+        from ray._private import ray_constants
+
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # for the processes Ray starts
+        ray_constants.ENABLE_RAY_CLUSTER = False  # for this one, which read the variable when it imported Ray
+        if not telemetry_allowed():
+            skip_usage_reporter()
+        return {}
+    env = local_only_env()
+    env.pop("MPLCONFIGDIR", None)  # a path on this machine means nothing on the cluster's nodes
+    return {"runtime_env": {"env_vars": env}} if env else {}
+
+
+def skip_usage_reporter() -> None:
+    """Ray starts its API server without the dashboard only to report usage: here it is not started at all."""
+    from ray._private import services
+
+    start = services.start_api_server
+    if getattr(start, "skips_usage_reporter", False):
+        return
+
+    def start_api_server(include_dashboard, *args, **kwargs):
+        if include_dashboard is False:
+            return "", None  # Ray's own answer for "no API server" (its failure path returns None, None)
+        return start(include_dashboard, *args, **kwargs)
+
+    start_api_server.skips_usage_reporter = True
+    services.start_api_server = start_api_server
 
 
 def no_cluster(address: str, reason) -> UserError:
@@ -93,7 +135,8 @@ class Fleet:
             cluster_answers(address)
         try:
             ray.init(address=address, namespace=NAMESPACE, include_dashboard=False, log_to_driver=self.verbose,
-                     logging_level=logging.INFO if self.verbose else logging.WARNING, configure_logging=self.verbose)
+                     logging_level=logging.INFO if self.verbose else logging.WARNING, configure_logging=self.verbose,
+                     **local_only_ray(address))
         except ConnectionError as error:  # e.g. something else listens on that port
             if not address:
                 raise

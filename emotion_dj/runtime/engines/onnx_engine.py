@@ -13,6 +13,7 @@ import numpy as np
 
 from emotion_dj.core.contract import ModelInfo, onnx_path
 from emotion_dj.core.errors import UserError
+from emotion_dj.core.privacy import quiet_onnxruntime
 from emotion_dj.runtime.engines import Engine, EngineOptions, EngineUnavailable
 from emotion_dj.runtime.precision import choose_precision
 
@@ -24,7 +25,7 @@ CUDA_HINT = ("pip install -r requirements-gpu.txt (onnxruntime-gpu >= 1.27 needs
 
 def open_session(path: Path, providers: list[str], threads: int = 0, spin: bool = True):
     """An ORT session for `path`; a missing, unreadable or foreign file is a UserError."""
-    import onnxruntime as ort
+    ort = quiet_onnxruntime()
 
     if not path.is_file():
         raise UserError(f"model file not found: {path} (run python -m emotion_dj.export, or pass --model)")
@@ -60,7 +61,7 @@ def read_model_info(session, path: Path) -> ModelInfo:
 
 
 def cuda_provider_available() -> bool:
-    import onnxruntime as ort
+    ort = quiet_onnxruntime()
 
     return CUDA_PROVIDER in ort.get_available_providers()
 
@@ -98,7 +99,7 @@ class OnnxEngine(Engine):
 
     @classmethod
     def create(cls, options: OnnxOptions) -> OnnxEngine:
-        import onnxruntime as ort
+        ort = quiet_onnxruntime()
 
         want_cuda = options.device in ("auto", "cuda") and cuda_provider_available()
         if options.device == "cuda" and not want_cuda:
