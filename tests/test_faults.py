@@ -17,9 +17,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from emotion_dj.runtime.music.mood import mood_by_name
-from emotion_dj.runtime.music.service import PlaylistService
-from emotion_dj.runtime.music.spotify import SpotifySettings
+from emotion_dj.music.mood import mood_by_name
+from emotion_dj.music.service import PlaylistService
+from emotion_dj.music.spotify import SpotifySettings
 from tests import processes
 from tests.conftest import ROOT, WEIGHTS
 from tests.fake_spotify import FakeSpotify

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion_dj.runtime.music.mood import MoodSnapshot, mood_by_name
-from emotion_dj.runtime.music.service import Outcome
-from emotion_dj.runtime.music.worker import MusicWorker
+from emotion_dj.music.mood import MoodSnapshot, mood_by_name
+from emotion_dj.music.service import Outcome
+from emotion_dj.music.worker import MusicWorker
 from emotion_dj.runtime.report import MAX_FACES, read_events, summary
 from emotion_dj.runtime.sources import redact
 from tests.conftest import ROOT, WEIGHTS
@@ -226,7 +226,7 @@ def test_two_runs_on_one_events_file_never_interleave(tmp_path):
 
 
 def test_token_cache_is_written_0600_never_through_a_symlink(tmp_path):
-    from emotion_dj.runtime.music.spotify import PrivateTokenCache
+    from emotion_dj.music.spotify import PrivateTokenCache
 
     target = tmp_path / "elsewhere.txt"
     target.write_text("not yours")
@@ -239,7 +239,7 @@ def test_token_cache_is_written_0600_never_through_a_symlink(tmp_path):
 
 
 def test_a_token_cache_readable_by_others_is_made_private_with_a_warning(tmp_path, caplog):
-    from emotion_dj.runtime.music.spotify import PrivateTokenCache
+    from emotion_dj.music.spotify import PrivateTokenCache
 
     cache = tmp_path / "token.json"
     cache.write_text(json.dumps({"access_token": "t"}))

@@ -13,9 +13,9 @@ import time
 import pytest
 import requests
 
-from emotion_dj.runtime.music.mood import MOODS, mood_by_name, snapshot
-from emotion_dj.runtime.music.service import PlaylistService
-from emotion_dj.runtime.music.spotify import SpotifySettings, auth_manager
+from emotion_dj.music.mood import MOODS, mood_by_name, snapshot
+from emotion_dj.music.service import PlaylistService
+from emotion_dj.music.spotify import SpotifySettings, auth_manager
 from tests.conftest import ROOT
 from tests.fake_spotify import FakeSpotify
 
@@ -218,7 +218,7 @@ def test_login_times_out_after_only_forged_callbacks(fake, tmp_path, monkeypatch
         f"http://127.0.0.1:{port}/callback?code=forged&state=wrong", timeout=10), daemon=True).start() or True)
     settings = settings_for(fake, tmp_path, logged_in=False, port=port)
     settings = type(settings)(**{**settings.__dict__, "login_timeout": 1.5})
-    from emotion_dj.runtime.music.spotify import MusicError
+    from emotion_dj.music.spotify import MusicError
 
     with pytest.raises(MusicError, match=r"timed out after 1.5 s \(1 forged or stale callback"):
         auth_manager(settings).get_access_token(check_cache=False)
@@ -227,7 +227,7 @@ def test_login_times_out_after_only_forged_callbacks(fake, tmp_path, monkeypatch
 def test_token_cache_mode_is_tightened_when_it_existed(fake, tmp_path):
     settings = settings_for(fake, tmp_path)
     os.chmod(settings.token_cache, 0o644)
-    from emotion_dj.runtime.music.spotify import PrivateTokenCache
+    from emotion_dj.music.spotify import PrivateTokenCache
 
     PrivateTokenCache(cache_path=str(settings.token_cache)).save_token_to_cache(fake.issue_token())
     assert stat.S_IMODE(os.stat(settings.token_cache).st_mode) == 0o600

@@ -14,7 +14,7 @@ from collections import deque
 
 import numpy as np
 
-from emotion_dj.runtime.music.mood import snapshot
+from emotion_dj.music.mood import snapshot
 
 HISTORY_SECONDS = 2 * 3600
 SAMPLE_EVERY = 1.0

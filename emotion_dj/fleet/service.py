@@ -100,9 +100,9 @@ class FleetIngress:
 
 def make_playlist(mood: dict, tracks: int, public: bool = False, open_links: bool = False, notify=None) -> dict:
     """A room mood (as the Rooms actor gives it) -> the existing playlist service's outcome, as a dict."""
-    from emotion_dj.runtime.music.mood import mood_by_name
-    from emotion_dj.runtime.music.service import PlaylistService
-    from emotion_dj.runtime.music.spotify import MusicError, SpotifySettings
+    from emotion_dj.music.mood import mood_by_name
+    from emotion_dj.music.service import PlaylistService
+    from emotion_dj.music.spotify import MusicError, SpotifySettings
 
     try:
         settings = SpotifySettings.load()

@@ -16,13 +16,13 @@ import numpy as np
 from emotion_dj.core.cli import say
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.outputs import Output, guard_outputs
+from emotion_dj.music.mood import Mood, MoodSnapshot, snapshot
+from emotion_dj.music.service import Outcome, PlaylistService
+from emotion_dj.music.spotify import MusicError, SpotifySettings
+from emotion_dj.music.worker import MusicWorker
 from emotion_dj.runtime.detectors import Detector, create_detector
 from emotion_dj.runtime.engines import Engine, create_engine
 from emotion_dj.runtime.frames import Result, RunSummary
-from emotion_dj.runtime.music.mood import Mood, MoodSnapshot, snapshot
-from emotion_dj.runtime.music.service import Outcome, PlaylistService
-from emotion_dj.runtime.music.spotify import MusicError, SpotifySettings
-from emotion_dj.runtime.music.worker import MusicWorker
 from emotion_dj.runtime.outputs import RECORD_SUFFIXES, EventLog, OutputError, Recorder
 from emotion_dj.runtime.pipeline import END, Pipeline
 from emotion_dj.runtime.processor import FrameProcessor

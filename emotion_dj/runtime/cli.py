@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
         prog="run_edge.py",
         description="Emotion DJ edge runtime: faces -> expressions, live. Keys: P playlist, Q/Esc quit. "
-                    "Subcommands: 'run_edge.py playlist --help', 'run_edge.py report --help', 'run_edge.py fleet --help'.",
+                    "Subcommands: 'run_edge.py playlist --help', 'run_edge.py report --help', "
+                    "'run_edge.py fleet --help'.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--source", default=env("EMOTION_DJ_SOURCE", "0"),
                    help="camera index, video file, image, RTSP/HTTP URL, or 'demo' [$EMOTION_DJ_SOURCE]")
@@ -148,20 +149,6 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("playlist", "report"):
-        STOP.uninstall()  # no frame loop checks the flag there: Ctrl-C must interrupt (one line, exit 130)
-    if argv and argv[0] == "playlist":
-        from emotion_dj.runtime.music.cli import main as playlist_main
-
-        return playlist_main(argv[1:])
-    if argv and argv[0] == "fleet":
-        from emotion_dj.fleet.cli import main as fleet_main
-
-        return fleet_main(argv[1:])
-    if argv and argv[0] == "report":
-        from emotion_dj.runtime.report import main as report_main
-
-        return report_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.report and not args.events:

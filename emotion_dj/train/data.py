@@ -10,16 +10,16 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from emotion_dj.train import ferplus as ferplus_labels
+from emotion_dj.train.split import CLASSES, DatasetError, Split
+
 log = logging.getLogger(__name__)
 
-# Alphabetical, the folder names of the image-folder release.
-CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 # fer2013.csv numbers its emotions in another order: 0..6 = angry, disgust, fear, happy, sad, surprise, neutral.
 CSV_EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 SPLITS = ("train", "val", "test")
@@ -27,27 +27,6 @@ CSV_USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 FILE_PREFIX = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 IMG_SIZE = 48
 BLANK_STD = 2.0
-
-
-class DatasetError(Exception):
-    """A missing or malformed dataset; the message is one line meant for the user."""
-
-
-@dataclass
-class Split:
-    name: str
-    images: np.ndarray  # uint8, N x 48 x 48
-    labels: np.ndarray  # int64, N (FER+: the majority label, -1 for a training face without one)
-    dropped: dict[str, int] = field(default_factory=dict)
-    ids: list[str] = field(default_factory=list)  # "train/angry/x.jpg" (folder) or "row N" (fer2013.csv)
-    classes: tuple[str, ...] = CLASSES
-    # FER+ only (train.ferplus.relabel): training distributions, raw crowd votes, FER2013's own labels.
-    targets: np.ndarray | None = None  # float32, N x C, rows sum to 1
-    votes: np.ndarray | None = None  # float32, N x C vote counts
-    fer2013_labels: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 def resolve_data_dir(data: str | os.PathLike | None) -> Path:
@@ -168,8 +147,6 @@ def load_fer2013(
     loaded = _load_images(root, splits, drop_blank_in)
     if labels == "fer2013":
         return loaded
-    from emotion_dj.train import ferplus as ferplus_labels  # the votes only matter to FER+ runs
-
     votes = ferplus_labels.read_votes(ferplus_labels.resolve_labels_file(ferplus, root))
     return {name: ferplus_labels.relabel(split, votes, target_mode, fer2013_vote) for name, split in loaded.items()}
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_dj.train.data import CLASSES, DatasetError, Split
+from emotion_dj.train.split import CLASSES, DatasetError, Split
 
 # The FER+ file's vote columns, in its order; the last two are not emotions.
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")

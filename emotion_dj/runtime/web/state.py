@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from emotion_dj.music.mood import snapshot
 from emotion_dj.runtime.frames import Result, RunSummary
-from emotion_dj.runtime.music.mood import snapshot
 from emotion_dj.runtime.palette import hex_color
 
 

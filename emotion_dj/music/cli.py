@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 
 from emotion_dj.core.cli import EXIT_OK, EXIT_RUNTIME_ERROR, OneLineErrorParser, fail, run_cli, say, setup_logging
-from emotion_dj.runtime.music.mood import MOODS, mood_by_name
-from emotion_dj.runtime.music.service import PlaylistService
-from emotion_dj.runtime.music.spotify import MusicError, SpotifySettings
+from emotion_dj.music.mood import MOODS, mood_by_name
+from emotion_dj.music.service import PlaylistService
+from emotion_dj.music.spotify import MusicError, SpotifySettings
 
 
 def main(argv: list[str]) -> int:

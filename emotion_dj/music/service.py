@@ -13,9 +13,9 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emotion_dj.runtime.music.fallback import web_search_url
-from emotion_dj.runtime.music.mood import Mood
-from emotion_dj.runtime.music.spotify import (
+from emotion_dj.music.fallback import web_search_url
+from emotion_dj.music.mood import Mood
+from emotion_dj.music.spotify import (
     MusicError,
     Playlist,
     SpotifySettings,

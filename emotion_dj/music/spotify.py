@@ -39,8 +39,8 @@ import spotipy
 from spotipy.cache_handler import CacheFileHandler
 from urllib3.util.retry import Retry
 
-from emotion_dj.runtime.music import login
-from emotion_dj.runtime.music.mood import Mood
+from emotion_dj.music import login
+from emotion_dj.music.mood import Mood
 
 log = logging.getLogger(__name__)
 # spotipy logs request headers (the bearer token) at DEBUG and every HTTP error at ERROR; we report errors ourselves.
@@ -239,7 +239,7 @@ class Spotify(spotipy.Spotify):
 
 class TimedLogin:
     """Mixed into spotipy's auth managers: the browser login's local redirect listener checks the OAuth `state`
-    (runtime/music/login.py), waits `login_timeout` seconds, not forever, tells the user what to do first, and a
+    (music/login.py), waits `login_timeout` seconds, not forever, tells the user what to do first, and a
     busy port is a clear error."""
 
     login_timeout: float = 120.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from emotion_dj.runtime.music.mood import Mood
+from emotion_dj.music.mood import Mood
 
 WEB_SEARCH = "https://open.spotify.com/search/"
 

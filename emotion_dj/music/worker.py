@@ -10,8 +10,8 @@ import sys
 import threading
 from collections.abc import Callable
 
-from emotion_dj.runtime.music.mood import MoodSnapshot
-from emotion_dj.runtime.music.service import Outcome
+from emotion_dj.music.mood import MoodSnapshot
+from emotion_dj.music.service import Outcome
 
 log = logging.getLogger(__name__)
 
