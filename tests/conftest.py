@@ -24,6 +24,7 @@ for _name in list(os.environ):
 _SANDBOX = Path(tempfile.mkdtemp(prefix="emotion-dj-tests-"))
 os.environ["EMOTION_DJ_CONFIG"] = str(_SANDBOX / "no-config.json")
 os.environ["EMOTION_DJ_CACHE"] = str(_SANDBOX / "cache")
+os.environ["EMOTION_DJ_DATA"] = str(_SANDBOX / "data")
 os.environ["XDG_CONFIG_HOME"] = str(_SANDBOX / "config")
 WEIGHTS = ROOT / "emotion_dj" / "weights"
 
@@ -106,6 +107,12 @@ def shipped_checkpoint() -> Path:
     path = WEIGHTS / "emotion_net.pt"
     assert path.is_file(), "the trained weights ship in weights/emotion_net.pt"
     return path
+
+
+@pytest.fixture(autouse=True)
+def own_music_store(tmp_path_factory, monkeypatch):
+    """Each test remembers only its own plays and taste: no test's history keeps tracks out of another's."""
+    monkeypatch.setenv("EMOTION_DJ_DATA", str(tmp_path_factory.mktemp("data")))
 
 
 @pytest.fixture(autouse=True)

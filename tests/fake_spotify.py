@@ -1,8 +1,12 @@
 """A local stand-in for Spotify's 2026 Web API and accounts service, on 127.0.0.1.
 
 Allowed endpoints behave like the real ones (search: at most 10 per page, else 400); removed ones
-answer 403 or 404. `script` injects failures: (method, path prefix, status, headers, times).
+answer 403 or 404. `script` injects failures: (method, path prefix, status, headers, times[, reason]).
 Every request is logged in `calls` so tests can check which endpoints were used.
+
+Without a `catalog`, every query finds 45 made-up tracks. With one (tests/fake_catalog.py), search ranks its
+tracks by the query's words and honours `genre:`, `artist:` and `year:`, and /me/top/* and recently-played
+answer for `listener`, when the token carries the scopes they need.
 """
 from __future__ import annotations
 
@@ -15,7 +19,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
-REMOVED = ("/v1/recommendations", "/v1/audio-features", "/v1/audio-analysis", "/v1/browse/", "/v1/artists/")
+REMOVED = ("/v1/recommendations", "/v1/audio-features", "/v1/audio-analysis", "/v1/browse/")
+REMOVED_EXACT = ("/v1/artists", "/v1/tracks")  # the multi-id gets
+REMOVED_SUFFIX = ("/top-tracks", "/related-artists")  # of /v1/artists/{id}
+BASE_SCOPES = "playlist-modify-private playlist-modify-public"
+ALL_SCOPES = BASE_SCOPES + " user-top-read user-read-recently-played"
+NEEDS_SCOPE = {"/v1/me/top/artists": "user-top-read", "/v1/me/top/tracks": "user-top-read",
+               "/v1/me/player/recently-played": "user-read-recently-played"}
 
 
 class FakeSpotify:
@@ -23,10 +33,14 @@ class FakeSpotify:
         self.calls: list[tuple[str, str]] = []
         self.script: list[list] = []
         self.delays: dict[str, float] = {}  # exact path -> seconds to sleep before answering
-        self.tokens: set[str] = set()
-        self.codes: dict[str, tuple[str, str]] = {}  # code -> (challenge, redirect_uri)
+        self.tokens: dict[str, str] = {}  # access token -> its scopes
+        self.codes: dict[str, tuple[str, str, str]] = {}  # code -> (challenge, redirect_uri, scope)
+        self.granted_scope: str | None = None  # what a login grants (None: what it asked for)
+        self.catalog = None  # a tests.fake_catalog.Catalog
+        self.listener = "narrow"  # whose top artists and plays /me/top answers with
         self.authorize_urls: list[str] = []
         self.playlists: dict[str, dict] = {}
+        self.served: dict[str, tuple[str, str]] = {}  # uri -> (title, artist) of every search result served
         self.catalogue = 45  # tracks each query finds
         self.null_items = False  # every 4th search result is null (a server hiccup)
         self.playlist_url: str | None = None  # what external_urls.spotify says (None: the real form)
@@ -47,11 +61,22 @@ class FakeSpotify:
         self.server.shutdown()
         self.server.server_close()
 
-    def issue_token(self) -> dict:
+    def issue_token(self, scope: str = ALL_SCOPES) -> dict:
         token = f"tok-{next(self._ids)}-secretvalue"
-        self.tokens.add(token)
+        self.tokens[token] = scope
         return {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "refresh_token": f"ref-{token}",
-                "scope": "playlist-modify-private playlist-modify-public", "expires_at": int(time.time()) + 3600}
+                "scope": scope, "expires_at": int(time.time()) + 3600}
+
+    def personal(self, path: str) -> dict:
+        """/me/top/{artists,tracks} and recently-played for `listener` (empty without a catalog)."""
+        if self.catalog is None:
+            return {"items": []}
+        who, c = self.catalog.listeners[self.listener], self.catalog
+        if path.endswith("/artists"):
+            return {"items": [c.artist_json(i) for i in who["artists"]]}
+        if path.endswith("/tracks"):
+            return {"items": [c.track_json(t) for t in who["tracks"]]}
+        return {"items": [{"track": c.track_json(t), "played_at": "2026-12-01T12:00:00Z"} for t in who["recent"]]}
 
     # -- catalogue: every query has 45 tracks; some titles repeat across queries and within a query ------
     def search_page(self, query: str, offset: int, limit: int) -> list[dict | None]:
@@ -86,18 +111,19 @@ class FakeSpotify:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _error(self, status: int, message: str, headers=None):
-                self._send(status, {"error": {"status": status, "message": message}}, headers)
+            def _error(self, status: int, message: str, headers=None, reason: str | None = None):
+                self._send(status, {"error": {"status": status, "message": message, **({"reason": reason} if reason else {})}},
+                           headers)
 
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
             def _scripted(self, method: str, path: str) -> bool:
                 for entry in fake.script:
-                    m, prefix, status, headers, times = entry
+                    m, prefix, status, headers, times = entry[:5]
                     if m == method and path.startswith(prefix) and times > 0:
                         entry[4] -= 1
-                        self._error(status, fake.error_text or f"scripted {status}", headers)
+                        self._error(status, fake.error_text or f"scripted {status}", headers, *entry[5:6])
                         return True
                 return False
 
@@ -112,35 +138,49 @@ class FakeSpotify:
                 if path == "/authorize":
                     fake.authorize_urls.append(self.path)
                     code = f"code-{next(fake._ids)}"
-                    fake.codes[code] = (query.get("code_challenge", [""])[0], query["redirect_uri"][0])  # none: client-secret flow
+                    fake.codes[code] = (query.get("code_challenge", [""])[0], query["redirect_uri"][0],  # none: client-secret flow
+                                        query.get("scope", [BASE_SCOPES])[0])
                     target = query["redirect_uri"][0] + "?" + urlencode({"code": code, **({"state": query["state"][0]} if "state" in query else {})})
                     return self._send(302, None, {"Location": target})
                 if path == "/api/token":
                     form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                     if form.get("grant_type") == "refresh_token":
                         return self._send(200, fake.issue_token())
-                    challenge, redirect = fake.codes.pop(form.get("code", ""), (None, None))
+                    challenge, redirect, scope = fake.codes.pop(form.get("code", ""), (None, None, None))
                     verifier = form.get("code_verifier", "")
                     expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
                     if challenge is None or redirect != form.get("redirect_uri") or (verifier and expected != challenge):
                         return self._send(400, {"error": "invalid_grant", "error_description": "bad code or verifier"})
-                    return self._send(200, fake.issue_token())
+                    return self._send(200, fake.issue_token(fake.granted_scope or scope))
                 if not path.startswith("/v1/"):
                     return self._error(404, "not found")
                 auth = self.headers.get("Authorization", "")
                 if not auth.startswith("Bearer ") or auth[7:] not in fake.tokens:
                     return self._error(401, "The access token expired")
-                if path.startswith(REMOVED) or (path.startswith("/v1/users/") and path.endswith("/playlists")):
+                if path.startswith(REMOVED) or path in REMOVED_EXACT or path.endswith(REMOVED_SUFFIX) \
+                        or (path.startswith("/v1/users/") and path.endswith("/playlists")):
                     return self._error(403, "This endpoint is not available to development-mode apps")
+                if path in NEEDS_SCOPE:
+                    if NEEDS_SCOPE[path] not in fake.tokens[auth[7:]].split():
+                        return self._error(403, "Insufficient client scope")
+                    return self._send(200, fake.personal(path))
+                if method == "GET" and path.startswith("/v1/artists/") and fake.catalog is not None:
+                    index = fake.catalog.artist_by_id.get(path.split("/")[3])
+                    return self._send(200, fake.catalog.artist_json(index)) if index is not None else self._error(404, "no such artist")
                 if path.startswith("/v1/playlists/") and path.endswith("/tracks"):
                     return self._error(404, "Use /items")
                 if method == "GET" and path == "/v1/me":
                     return self._send(200, {"id": "tester", "display_name": "Tester"})
                 if method == "GET" and path == "/v1/search":
                     limit, offset = int(query.get("limit", ["10"])[0]), int(query.get("offset", ["0"])[0])
-                    if limit > 10:
-                        return self._error(400, "Invalid limit")
+                    if limit > 10 or offset > 1000:
+                        return self._error(400, "Invalid limit" if limit > 10 else "Invalid offset")
+                    if fake.catalog is not None:
+                        found = fake.catalog.search(query["q"][0])
+                        items = [fake.catalog.track_json(t) for t in found[offset:offset + limit]]
+                        return self._send(200, {"tracks": {"items": items, "limit": limit, "offset": offset, "total": len(found)}})
                     items = fake.search_page(query["q"][0], offset, limit)
+                    fake.served.update({t["uri"]: (t["name"], t["artists"][0]["name"]) for t in items if t})
                     return self._send(200, {"tracks": {"items": items, "limit": limit, "offset": offset,
                                                        "total": fake.catalogue}})
                 if method == "POST" and path == "/v1/me/playlists":

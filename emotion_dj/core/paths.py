@@ -1,4 +1,4 @@
-"""Where Emotion DJ keeps files of its own: the project's shipped weights and the user's cache folder."""
+"""Where Emotion DJ keeps files of its own: the project's shipped weights, the user's cache and data folders."""
 from __future__ import annotations
 
 import os
@@ -15,6 +15,13 @@ PROJECT_ROOT = PACKAGE_DIR.parent  # the checkout (benchmarks and tests run from
 def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
     """$EMOTION_DJ_CACHE, else $XDG_CACHE_HOME/emotion-dj, else ~/.cache/emotion-dj (not created here)."""
     base = environ.get("EMOTION_DJ_CACHE") or os.path.join(environ.get("XDG_CACHE_HOME") or "~/.cache", "emotion-dj")
+    return Path(base).expanduser()
+
+
+def data_root(environ: Mapping[str, str] = os.environ) -> Path:
+    """$EMOTION_DJ_DATA, else $XDG_DATA_HOME/emotion-dj, else ~/.local/share/emotion-dj: what the app remembers
+    (the music store). Not created here."""
+    base = environ.get("EMOTION_DJ_DATA") or os.path.join(environ.get("XDG_DATA_HOME") or "~/.local/share", "emotion-dj")
     return Path(base).expanduser()
 
 

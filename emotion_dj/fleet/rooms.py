@@ -1,11 +1,12 @@
 """Each room's mood from its cameras: the single app's smoothing, weighted by faces.
 
 Every camera reports, about twice a second, the sum of its visible faces' moods (each face's probabilities
-smoothed over seconds by the tracker, exactly what the single app's P key uses for the main face) and how many
-faces that is. A room's mood is the sum over its cameras divided by their faces: each face seen weighs the same,
-however many faces its camera sees (a person in view of two cameras counts twice: faces are not matched across
-cameras). A camera whose last report is older than `stale_s` no longer counts. The room's history (one sample a
-second, the last 2 hours) is what the room report draws.
+smoothed over seconds by the tracker, exactly what the single app's P key averages) and how many faces that is. A
+room's mood is the sum over its cameras divided by their faces: each face seen weighs the same, however many faces
+its camera sees (a person in view of two cameras counts twice: faces are not matched across cameras). Its point on
+the mood plane (music/plane.py, linear in the probabilities) is the mean of the faces' points. A camera whose last
+report is older than `stale_s` no longer counts. The room's history (one sample a second, the last 2 hours) is what
+the room report draws.
 """
 from __future__ import annotations
 
@@ -54,10 +55,10 @@ class Rooms:
                 cameras.append(camera)
         base = {"room": room, "cameras": sorted(cameras), "faces": faces}
         if faces == 0:
-            return {**base, "probs": None, "emotion": None, "title": None, "confidence": None}
-        snap = snapshot(self.classes, total / faces)
+            return {**base, "probs": None, "emotion": None, "title": None, "confidence": None, "point": None}
+        snap = snapshot(self.classes, total / faces, faces=faces)
         return {**base, "probs": snap.probs, "emotion": snap.mood.emotion, "title": snap.mood.title,
-                "confidence": round(snap.confidence, 4)}
+                "confidence": round(snap.confidence, 4), "point": snap.point.rounded(3)}
 
     def all(self, include_stale: bool = False) -> dict[str, dict]:
         return {room: self.mood(room, include_stale) for room in self.history}

@@ -100,7 +100,8 @@ class FleetIngress:
 
 def make_playlist(mood: dict, tracks: int, public: bool = False, open_links: bool = False, notify=None) -> dict:
     """A room mood (as the Rooms actor gives it) -> the existing playlist service's outcome, as a dict."""
-    from emotion_dj.music.mood import mood_by_name
+    from emotion_dj.music.mood import MoodSnapshot, mood_by_name
+    from emotion_dj.music.plane import MoodPoint
     from emotion_dj.music.service import PlaylistService
     from emotion_dj.music.spotify import MusicError, SpotifySettings
 
@@ -108,8 +109,10 @@ def make_playlist(mood: dict, tracks: int, public: bool = False, open_links: boo
         settings = SpotifySettings.load()
     except MusicError as error:
         return {"ok": False, "message": str(error), "url": None}
-    outcome = PlaylistService(settings, tracks, public, open_links=open_links, notify=notify).create(
-        mood_by_name(mood["emotion"]))
+    point = mood.get("point") or {}
+    snap = MoodSnapshot(mood_by_name(mood["emotion"]), float(mood.get("confidence") or 1.0), mood.get("probs") or {},
+                        None, MoodPoint(float(point.get("valence", 0.0)), float(point.get("arousal", 0.0))), int(mood.get("faces") or 0))
+    outcome = PlaylistService(settings, tracks, public, open_links=open_links, notify=notify).create(snap)
     return {"ok": outcome.ok, "message": outcome.message, "url": outcome.url}
 
 

@@ -9,4 +9,4 @@ WEB_SEARCH = "https://open.spotify.com/search/"
 
 
 def web_search_url(mood: Mood) -> str:
-    return WEB_SEARCH + quote(mood.queries[0])
+    return WEB_SEARCH + quote(mood.web_search)

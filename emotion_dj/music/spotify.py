@@ -1,8 +1,9 @@
 """Spotify through spotipy (>= 2.26), limited to what a development-mode app may use in 2026.
 
-Endpoints used: GET /me, GET /search (10 results a page, paged with offset), POST /me/playlists,
-POST /playlists/{id}/items. Never /recommendations, /audio-features, /users/{id}/playlists,
-/playlists/{id}/tracks or the browse endpoints.
+Endpoints used: GET /me, GET /search (10 results a page, paged with offset), GET /me/top/{artists,tracks} and
+/me/player/recently-played (the taste, with the listener's consent), POST /me/playlists, POST /playlists/{id}/items.
+Never /recommendations, /audio-features, related artists, artist top tracks, the multi-id gets,
+/users/{id}/playlists, /playlists/{id}/tracks or the browse endpoints.
 
 Login is Authorization Code with PKCE (no client secret needed; a secret, if given, is used with the
 plain Authorization Code flow). Settings come from the environment or a JSON config file:
@@ -30,7 +31,6 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -40,7 +40,6 @@ from spotipy.cache_handler import CacheFileHandler
 from urllib3.util.retry import Retry
 
 from emotion_dj.music import login
-from emotion_dj.music.mood import Mood
 
 log = logging.getLogger(__name__)
 # spotipy logs request headers (the bearer token) at DEBUG and every HTTP error at ERROR; we report errors ourselves.
@@ -49,9 +48,12 @@ logging.getLogger("spotipy").setLevel(logging.CRITICAL)
 DEFAULT_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
-SCOPES = "playlist-modify-private playlist-modify-public"
+BASE_SCOPES = "playlist-modify-private playlist-modify-public"
+TASTE_SCOPES = "user-top-read user-read-recently-played"  # asked for once; without them playlists are mood-only
+SCOPES = f"{BASE_SCOPES} {TASTE_SCOPES}"
 PAGE_SIZE = 10  # the most a development-mode app's search returns per page in 2026
 MAX_RETRY_AFTER = 5.0  # seconds we are willing to wait on one 429 before giving up (bounded retries)
+RATE_LIMIT_RETRIES = 3  # 429s retried per request (each after its Retry-After, capped); a quota 429 never is
 PLAYLIST_URL = re.compile(r"^https://open\.spotify\.com/[A-Za-z0-9/_\-?=&.%]*$")
 SPOTIFY_URI = re.compile(r"^spotify:[A-Za-z]+:[A-Za-z0-9]+$")
 
@@ -202,6 +204,15 @@ class PrivateTokenCache(CacheFileHandler):
             raise
 
 
+def retry_after(error: spotipy.SpotifyException) -> float:
+    """The 429's Retry-After in seconds, at most MAX_RETRY_AFTER (1 s when it has none or it is not a number)."""
+    try:
+        seconds = float((getattr(error, "headers", None) or {}).get("Retry-After", 1))
+    except (TypeError, ValueError):
+        seconds = 1.0
+    return max(0.0, min(seconds, MAX_RETRY_AFTER)) if seconds == seconds else 1.0
+
+
 class BoundedRetry(Retry):
     """urllib3's retry, honouring Retry-After but never sleeping longer than MAX_RETRY_AFTER at once."""
 
@@ -210,22 +221,39 @@ class BoundedRetry(Retry):
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
+def quota_exceeded(error: Exception) -> bool:
+    """A 429 that says the app's quota is used up: waiting seconds will not help, so it is never retried."""
+    return isinstance(error, spotipy.SpotifyException) and error.http_status == 429 \
+        and str(getattr(error, "reason", "") or "").upper() == "QUOTA_EXCEEDED"
+
+
 class Spotify(spotipy.Spotify):
-    """spotipy's client with a bounded retry policy (429 with Retry-After, 5xx), a configurable base URL, and a
-    deadline: once it has passed, no further request starts (PlaylistService stops waiting at the deadline)."""
+    """spotipy's client with bounded retries, a configurable base URL, and a deadline: once it has passed, no
+    further request starts (PlaylistService stops waiting at the deadline).
+
+    5xx answers are retried by urllib3 (3 times). A 429 is retried here, where its body can be read: after its
+    Retry-After (at most MAX_RETRY_AFTER seconds), RATE_LIMIT_RETRIES times; one whose reason is QUOTA_EXCEEDED
+    is raised at once."""
 
     def __init__(self, api_url: str = DEFAULT_API_URL, **kwargs):
         kwargs.setdefault("retries", 3)
         kwargs.setdefault("status_retries", 3)
         kwargs.setdefault("requests_timeout", 10)
+        kwargs.setdefault("status_forcelist", (500, 502, 503, 504))
         super().__init__(**kwargs)
         self.prefix = api_url
         self.deadline: float | None = None  # time.monotonic() after which no request may start
 
     def _internal_call(self, method, url, payload, params):
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise MusicError("Spotify did not finish in time (deadline passed): try again later")
-        return super()._internal_call(method, url, payload, params)
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise MusicError("Spotify did not finish in time (deadline passed): try again later")
+            try:
+                return super()._internal_call(method, url, payload, params)
+            except spotipy.SpotifyException as error:
+                if error.http_status != 429 or quota_exceeded(error) or attempt == RATE_LIMIT_RETRIES:
+                    raise
+                time.sleep(retry_after(error))
 
     def _build_session(self):
         self._session = requests.Session()
@@ -275,10 +303,11 @@ class TimedOAuth(TimedLogin, spotipy.SpotifyOAuth):
     pass
 
 
-def auth_manager(settings: SpotifySettings, open_browser: bool = True, notify: Callable[[str], None] | None = None):
+def auth_manager(settings: SpotifySettings, open_browser: bool = True, notify: Callable[[str], None] | None = None,
+                 scopes: str = SCOPES):
     if not settings.has_credentials:
         raise MusicError("no Spotify credentials: set SPOTIPY_CLIENT_ID (see README, 'Spotify')")
-    common = dict(client_id=settings.client_id, redirect_uri=settings.redirect_uri, scope=SCOPES,
+    common = dict(client_id=settings.client_id, redirect_uri=settings.redirect_uri, scope=scopes,
                   cache_handler=PrivateTokenCache(cache_path=str(settings.token_cache)), open_browser=open_browser,
                   requests_timeout=settings.timeout)
     if settings.client_secret:
@@ -294,71 +323,21 @@ def auth_manager(settings: SpotifySettings, open_browser: bool = True, notify: C
     return manager
 
 
-def connect(settings: SpotifySettings, open_browser: bool = True, notify: Callable[[str], None] | None = None) -> Spotify:
-    return Spotify(api_url=settings.api_url, auth_manager=auth_manager(settings, open_browser, notify),
+def connect(settings: SpotifySettings, open_browser: bool = True, notify: Callable[[str], None] | None = None,
+            scopes: str = SCOPES) -> Spotify:
+    return Spotify(api_url=settings.api_url, auth_manager=auth_manager(settings, open_browser, notify, scopes),
                    requests_timeout=settings.timeout)
 
 
-@dataclass(frozen=True)
-class Playlist:
-    id: str
-    name: str
-    url: str
-    tracks: int
-    asked: int  # tracks asked for; more than `tracks` when search found too few
+def cached_scopes(settings: SpotifySettings) -> set[str] | None:
+    """The scopes of the cached token; None when there is no usable cached token."""
+    token = PrivateTokenCache(cache_path=str(settings.token_cache)).get_cached_token()
+    return None if token is None else set(str(token.get("scope") or "").split())
 
 
-def collect_tracks(client: Spotify, queries: tuple[str, ...], count: int, max_pages: int = 5) -> list[str]:
-    """`count` unique track URIs, round-robin over the queries, one 10-result page at a time.
-
-    Unique means a new URI and a new (title, first artist): the same song often exists as several releases.
-    """
-    uris: list[str] = []
-    seen: set[tuple[str, str]] = set()
-    exhausted: set[str] = set()
-    for page in range(max_pages):
-        for query in queries:
-            if len(uris) >= count:
-                return uris
-            if query in exhausted:
-                continue
-            result = client.search(q=query, type="track", limit=PAGE_SIZE, offset=page * PAGE_SIZE)
-            items = ((result or {}).get("tracks") or {}).get("items") or []
-            if len(items) < PAGE_SIZE:
-                exhausted.add(query)
-            for track in items:
-                if not isinstance(track, dict) or not isinstance(track.get("uri"), str) \
-                        or not SPOTIFY_URI.match(track["uri"]) or not isinstance(track.get("name"), str):
-                    continue  # a null or partial item: skip it, keep the rest of the page
-                artists = track.get("artists") or [{}]
-                artist = artists[0].get("name", "") if isinstance(artists[0], dict) else ""
-                key = (track["name"].lower(), str(artist).lower())
-                if track["uri"] in uris or key in seen:
-                    continue
-                seen.add(key)
-                uris.append(track["uri"])
-                if len(uris) >= count:
-                    return uris
-    return uris
-
-
-def create_playlist(client: Spotify, mood: Mood, tracks: int = 20, public: bool = False,
-                    now: datetime | None = None) -> Playlist:
-    client.me()  # fail early, before any search, if the login is not valid
-    uris = collect_tracks(client, mood.queries, tracks)
-    if not uris:
-        raise MusicError(f"Spotify search found no tracks for '{mood.title}'")
-    stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
-    name = f"Emotion DJ: {mood.title} ({stamp})"
-    description = f"{mood.title} for a {mood.emotion} room, picked by Emotion DJ from your expression. {mood.why}"
-    playlist = client.current_user_playlist_create(name, public=public, description=description[:300])
-    playlist_id = playlist.get("id") if isinstance(playlist, dict) else None
-    if not isinstance(playlist_id, str) or not re.fullmatch(r"[A-Za-z0-9]+", playlist_id):
-        raise MusicError("Spotify answered the playlist creation without a usable playlist id")
-    for start in range(0, len(uris), 100):  # the endpoint takes at most 100 items per call
-        client.playlist_add_items(playlist_id, uris[start:start + 100])
-    url = safe_link((playlist.get("external_urls") or {}).get("spotify")) or f"https://open.spotify.com/playlist/{playlist_id}"
-    return Playlist(playlist_id, name, url, len(uris), tracks)
+def expired_login(error: Exception) -> bool:
+    """Spotify refused the refresh token (they expire after six months since 2026): a fresh login is needed."""
+    return isinstance(error, spotipy.SpotifyOauthError) and getattr(error, "error", None) == "invalid_grant"
 
 
 def explain(error: Exception) -> str:
@@ -371,12 +350,16 @@ def explain(error: Exception) -> str:
             return "Spotify rejected the login (401): delete the token cache and log in again"
         if status == 403:
             return "Spotify refused the request (403): is your account on the app's user list in the dashboard?"
+        if quota_exceeded(error):
+            return "Spotify says this app's request quota is used up (429 QUOTA_EXCEEDED): music is off until it resets"
         if status == 429:
             return "Spotify is rate-limiting this app (429): wait a minute and try again"
         if status and status >= 500:
             return f"Spotify is having trouble ({status}): try again later"
         lines = str(error.msg).splitlines() or [""]
         return f"Spotify error {status}: {clean(lines[-1])}"
+    if expired_login(error):
+        return "the Spotify login has expired (refresh tokens last six months): log in again in the browser"
     if isinstance(error, spotipy.SpotifyOauthError):
         return f"Spotify login failed: {clean(getattr(error, 'error_description', None) or getattr(error, 'error', None) or 'no token')}"
     if isinstance(error, EOFError):  # spotipy fell back to asking for the redirect URL on a stdin that is closed

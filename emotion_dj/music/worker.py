@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 class MusicWorker:
     def __init__(self, create: Callable, on_done: Callable[[MoodSnapshot, Outcome], None] | None = None):
-        self._create = create  # (Mood, say) -> Outcome; `say` puts a line in the HUD while the request waits
+        self._create = create  # (MoodSnapshot, say) -> Outcome; `say` puts a line in the HUD while the request waits
         self._on_done = on_done
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -47,7 +47,7 @@ class MusicWorker:
 
     def _run(self, snap: MoodSnapshot) -> None:
         try:
-            outcome = self._create(snap.mood, self.say)
+            outcome = self._create(snap, self.say)
         except Exception as error:  # noqa: BLE001 - a setting or bug must never kill the thread and freeze the HUD
             log.debug("playlist request failed", exc_info=True)
             message = str(error).splitlines()[0][:160] if str(error) else type(error).__name__

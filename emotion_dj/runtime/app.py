@@ -16,7 +16,7 @@ import numpy as np
 from emotion_dj.core.cli import say
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.outputs import Output, guard_outputs
-from emotion_dj.music.mood import Mood, MoodSnapshot, snapshot
+from emotion_dj.music.mood import MoodSnapshot, snapshot
 from emotion_dj.music.service import Outcome, PlaylistService
 from emotion_dj.music.spotify import MusicError, SpotifySettings
 from emotion_dj.music.worker import MusicWorker
@@ -79,7 +79,7 @@ class AppParts:
     window: Window | None
     recorder: Recorder | None
     events: EventLog | None
-    make_playlist: Callable[[Mood, Callable[[str], None]], Outcome]  # (mood, say a line to the HUD) -> outcome
+    make_playlist: Callable[[MoodSnapshot, Callable[[str], None]], Outcome]  # (room mood, say a line to the HUD) -> outcome
     web: WebServer | None = None
 
 
@@ -101,7 +101,7 @@ class LazyPlaylistService:
         self.config = config
         self._service: PlaylistService | None = None
 
-    def __call__(self, mood: Mood, say: Callable[[str], None]) -> Outcome:
+    def __call__(self, snap: MoodSnapshot, say: Callable[[str], None]) -> Outcome:
         if self._service is None:
             try:
                 settings = SpotifySettings.load()
@@ -110,7 +110,7 @@ class LazyPlaylistService:
             c = self.config
             self._service = PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public,
                                             open_links=c.open_links, notify=say)
-        return self._service.create(mood)
+        return self._service.create(snap)
 
 
 def build_parts(config: RunConfig) -> AppParts:
@@ -171,6 +171,7 @@ class App:
         self.output_error: str | None = None
         self._finished: list[dict] = []  # playlist outcomes from the music thread, for the event log
         self._timeline = np.zeros_like(self.processor.timeline.samples)  # the strip's copy, refreshed 4 times a second
+        self._room_sum = np.zeros(len(self.classes))  # the faces' moods, summed on P (made once)
         self._timeline_seen = 0
         self._state_at = 0.0
         self._last_result: Result | None = None
@@ -199,17 +200,18 @@ class App:
         return True
 
     def snapshot_mood(self) -> MoodSnapshot | None:
-        """P: the main face's mood over the last seconds -> a playlist, made on the music worker thread."""
+        """P: the room's mood over the last seconds (every face in view, each weighing the same) -> a playlist,
+        made on the music worker thread."""
         main = self.processor.main_face()
-        if main is None:
+        faces = self.processor.moods_into(self._room_sum)
+        if main is None or faces == 0:
             self.music.status, self.status = "", "P: no face in view, no mood to play"
             return None
-        face_id, mood = main
-        snap = snapshot(self.classes, mood, face_id)
+        snap = snapshot(self.classes, self._room_sum / faces, main[0], faces)
         started = self.music.request(snap)
         if self.events:
-            self.events.event("mood_snapshot", t=round(self.elapsed(), 3), face=face_id, mood=snap.probs,
-                              playlist_mood=snap.mood.title, started=started)
+            self.events.event("mood_snapshot", t=round(self.elapsed(), 3), face=main[0], faces=faces, mood=snap.probs,
+                              point=snap.point.rounded(), playlist_mood=snap.mood.title, started=started)
         return snap
 
     def on_playlist_done(self, snap: MoodSnapshot, outcome: Outcome) -> None:

@@ -1,0 +1,226 @@
+"""The music memory: one SQLite file in the user's data folder (docs/PRIVACY.md), standard library only.
+
+It holds every track put in a playlist (when, for which mood point, found by which phrase), the listener's taste
+profile, and small facts such as "the taste scopes were asked for once".
+
+Durability, by design:
+- WAL mode and a busy timeout, so an app and a fleet can use the file at once (readers never block the writer,
+  writers wait their turn for up to BUSY_TIMEOUT_MS instead of failing).
+- One transaction per playlist: a process killed mid-write loses that playlist only (SQLite rolls it back).
+- `PRAGMA user_version` is the schema's version; MIGRATIONS bring an older file up to date, each step in its own
+  transaction. A file from a newer version of the app is refused in one line rather than altered.
+- A file that is not a database, or fails SQLite's quick check, is moved aside (`music.sqlite3.corrupt-TIME`) with
+  one log line and a fresh one is started: history is a convenience, never a reason for the app to stop.
+
+A connection is opened per operation: the music worker, the DJ and the page's threads each get their own, which
+is what sqlite3 wants, and the cost (well under a millisecond) is nothing beside a Spotify request.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from emotion_dj.core.paths import data_root
+
+log = logging.getLogger(__name__)
+FILE_NAME = "music.sqlite3"
+BUSY_TIMEOUT_MS = 10_000
+DAY = 86_400.0
+
+# MIGRATIONS[n] takes a file from version n to n + 1. Never edit a released step: add one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: what was played, and the taste profile
+    """
+    CREATE TABLE plays (
+        id INTEGER PRIMARY KEY,
+        uri TEXT NOT NULL,
+        title TEXT NOT NULL,
+        artist TEXT NOT NULL,
+        played_at REAL NOT NULL,      -- unix time
+        mood TEXT NOT NULL,           -- the nearest class's name, for people to read
+        valence REAL NOT NULL,        -- the point the track was chosen for
+        arousal REAL NOT NULL,
+        phrase TEXT NOT NULL          -- the search phrase that found it
+    );
+    CREATE INDEX plays_uri ON plays(uri);
+    CREATE TABLE taste (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        fetched_at REAL NOT NULL,
+        profile TEXT NOT NULL         -- JSON, music/taste.py
+    );
+    """,
+    # 2: the playlist (or queue) each track went into, time-ordered history, small facts
+    """
+    ALTER TABLE plays ADD COLUMN playlist TEXT NOT NULL DEFAULT '';
+    CREATE INDEX plays_played_at ON plays(played_at);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The store cannot be used (a folder that cannot be made, a file from a newer app); one line for the user."""
+
+
+@dataclass(frozen=True)
+class Play:
+    uri: str
+    title: str
+    artist: str
+    phrase: str
+    played_at: float = 0.0
+    mood: str = ""
+    valence: float = 0.0
+    arousal: float = 0.0
+    playlist: str = ""
+
+
+def default_path() -> Path:
+    return data_root() / FILE_NAME
+
+
+class MusicStore:
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path is not None else default_path()
+        self._ready = False
+
+    # -- opening ----------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _prepare(self) -> None:
+        """Once per store object: the folder, the file, WAL, the schema; a corrupt file is replaced."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the data folder {self.path.parent}: {error.strerror} "
+                             "(set EMOTION_DJ_DATA to a writable folder)") from None
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                raise
+            self._move_aside(error)
+            self._migrate()
+        self._ready = True
+
+    def _migrate(self) -> None:
+        with closing(self._connect()) as db:
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {check}")
+            db.execute("PRAGMA journal_mode = WAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer Emotion DJ (schema {version}, this one knows "
+                                 f"{SCHEMA_VERSION}): upgrade, or move the file away")
+            for step in range(version, SCHEMA_VERSION):
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    # another process may have migrated while this one waited for the lock
+                    if db.execute("PRAGMA user_version").fetchone()[0] != step:
+                        db.execute("ROLLBACK")
+                        continue
+                    for statement in MIGRATIONS[step].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {step + 1}")
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+
+    def _move_aside(self, error: Exception) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        self.path.replace(aside)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        log.warning("the music store %s was unreadable (%s): moved it to %s and started a fresh one",
+                    self.path, str(error).splitlines()[0][:80], aside.name)
+
+    @contextmanager
+    def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection; with `write`, inside one transaction that commits at the end or rolls back on any error."""
+        if not self._ready:
+            self._prepare()
+        with closing(self._connect()) as db:
+            if not write:
+                yield db
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # -- plays ------------------------------------------------------------------------------------
+    def record(self, plays: Iterable[Play], when: float | None = None) -> int:
+        """Every track of one playlist (or one queue addition), in one transaction."""
+        when = time.time() if when is None else when
+        rows = [(p.uri, p.title, p.artist, p.played_at or when, p.mood, p.valence, p.arousal, p.phrase, p.playlist)
+                for p in plays]
+        with self._db(write=True) as db:
+            db.executemany("INSERT INTO plays (uri, title, artist, played_at, mood, valence, arousal, phrase, playlist) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def recent_uris(self, days: float, now: float | None = None) -> set[str]:
+        """Tracks used in the last `days` days: the variety rule keeps them out of new playlists."""
+        since = (time.time() if now is None else now) - days * DAY
+        with self._db() as db:
+            return {row[0] for row in db.execute("SELECT DISTINCT uri FROM plays WHERE played_at >= ?", (since,))}
+
+    def history(self, limit: int = 50) -> list[Play]:
+        """The newest plays first."""
+        with self._db() as db:
+            rows = db.execute("SELECT uri, title, artist, phrase, played_at, mood, valence, arousal, playlist FROM plays "
+                              "ORDER BY played_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
+        return [Play(**dict(row)) for row in rows]
+
+    def forget(self) -> int:
+        """Clear what was played and the taste profile (`emotion-dj history --forget`); how many plays went."""
+        with self._db(write=True) as db:
+            count = db.execute("SELECT COUNT(*) FROM plays").fetchone()[0]
+            db.execute("DELETE FROM plays")
+            db.execute("DELETE FROM taste")
+        with closing(self._connect()) as db:
+            db.execute("VACUUM")  # the deleted rows leave the file too, not only the index
+        return count
+
+    # -- taste and small facts --------------------------------------------------------------------
+    def taste(self) -> tuple[dict, float] | None:
+        """(profile, fetched_at) or None."""
+        with self._db() as db:
+            row = db.execute("SELECT profile, fetched_at FROM taste WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        try:
+            return json.loads(row["profile"]), row["fetched_at"]
+        except ValueError:
+            return None
+
+    def save_taste(self, profile: dict, when: float | None = None) -> None:
+        with self._db(write=True) as db:
+            db.execute("INSERT OR REPLACE INTO taste (id, fetched_at, profile) VALUES (1, ?, ?)",
+                       (time.time() if when is None else when, json.dumps(profile)))
+
+    def meta(self, key: str) -> str | None:
+        with self._db() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db(write=True) as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
