@@ -10,6 +10,7 @@ import sys
 
 SUBCOMMANDS = {
     "playlist": "emotion_dj.music.cli",  # the P key without a camera
+    "history": "emotion_dj.music.history_cli",  # what was played for which mood; --forget
     "report": "emotion_dj.runtime.report",  # the mood over time, from an events file
     "fleet": "emotion_dj.fleet.cli",  # many cameras on Ray
 }

@@ -35,6 +35,7 @@ class FakeSpotify:
         self.delays: dict[str, float] = {}  # exact path -> seconds to sleep before answering
         self.tokens: dict[str, str] = {}  # access token -> its scopes
         self.codes: dict[str, tuple[str, str, str]] = {}  # code -> (challenge, redirect_uri, scope)
+        self.refresh_fails = False  # a refresh token past its six months: invalid_grant
         self.granted_scope: str | None = None  # what a login grants (None: what it asked for)
         self.catalog = None  # a tests.fake_catalog.Catalog
         self.listener = "narrow"  # whose top artists and plays /me/top answers with
@@ -145,6 +146,8 @@ class FakeSpotify:
                 if path == "/api/token":
                     form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                     if form.get("grant_type") == "refresh_token":
+                        if fake.refresh_fails:
+                            return self._send(400, {"error": "invalid_grant", "error_description": "Refresh token revoked"})
                         return self._send(200, fake.issue_token())
                     challenge, redirect, scope = fake.codes.pop(form.get("code", ""), (None, None, None))
                     verifier = form.get("code_verifier", "")

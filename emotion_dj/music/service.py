@@ -86,6 +86,11 @@ class PlaylistService:
             aside = self.settings.token_cache.with_name(f"{self.settings.token_cache.name}.expired-{int(time.time())}")
             self.settings.token_cache.replace(aside)
             self._client.auth_manager.get_access_token()
+        granted = cached_scopes(self.settings) or set()
+        if self._scopes == SCOPES and not set(TASTE_SCOPES.split()) <= granted:
+            # the login granted less than asked: spotipy would ask again at every request, so ask for what was given
+            self._scopes = BASE_SCOPES
+            self._client = connect(self.settings, notify=self.notify, scopes=BASE_SCOPES)
 
     def _open(self, url: str) -> None:
         if not self.open_links:

@@ -216,6 +216,11 @@ def retry_after(error: spotipy.SpotifyException) -> float:
 class BoundedRetry(Retry):
     """urllib3's retry, honouring Retry-After but never sleeping longer than MAX_RETRY_AFTER at once."""
 
+    def is_retry(self, method, status_code, has_retry_after=False):
+        # urllib3 retries any 429 with a Retry-After by itself, quota or not: 429s are Spotify._internal_call's to
+        # retry, where the body says which kind it is.
+        return status_code != 429 and super().is_retry(method, status_code, has_retry_after)
+
     def get_retry_after(self, response):
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)

@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
         prog="run_edge.py",
         description="Emotion DJ edge runtime: faces -> expressions, live. Keys: P playlist, Q/Esc quit. "
-                    "Subcommands: 'run_edge.py playlist --help', 'run_edge.py report --help', "
+                    "Subcommands: 'run_edge.py playlist --help', 'run_edge.py report --help', 'run_edge.py history --help', "
                     "'run_edge.py fleet --help'.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--source", default=env("EMOTION_DJ_SOURCE", "0"),

@@ -1,0 +1,35 @@
+"""`emotion-dj history [--limit N] [--forget]`: what was played, for which mood, found by which phrase."""
+from __future__ import annotations
+
+import time
+
+from emotion_dj.core.cli import EXIT_OK, OneLineErrorParser, number, run_cli, say, setup_logging
+from emotion_dj.music.store import MusicStore, StoreError
+
+
+def main(argv: list[str]) -> int:
+    parser = OneLineErrorParser(prog="emotion-dj history", description=(
+        "What Emotion DJ put in playlists, newest first: when, for which mood (the nearest expression and the "
+        "valence/arousal point), and the search phrase that found each track. Kept in the data folder "
+        "($EMOTION_DJ_DATA, default ~/.local/share/emotion-dj/music.sqlite3; docs/PRIVACY.md)."))
+    parser.add_argument("--limit", type=number(int, 1, 100_000), default=50, help="how many tracks to list (default 50)")
+    parser.add_argument("--forget", action="store_true", help="clear the history and the taste profile")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+
+    def work() -> int:
+        store = MusicStore()
+        if args.forget:
+            say(f"forgot {store.forget()} played track(s) and the taste profile ({store.path})")
+            return EXIT_OK
+        plays = store.history(args.limit)
+        if not plays:
+            say(f"nothing played yet ({store.path})")
+            return EXIT_OK
+        for play in plays:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(play.played_at))
+            say(f"{when}  {play.mood:<8} (v {play.valence:+.2f}, a {play.arousal:+.2f})  {play.title} - {play.artist}"
+                f"  [{play.phrase}]")
+        return EXIT_OK
+    return run_cli(work, verbose=args.verbose, user_errors=(StoreError,))
