@@ -194,3 +194,18 @@ def test_an_expired_refresh_token_is_one_line_then_a_fresh_login(shop, tmp_path,
     assert [line for line in lines if "expired" in line] == [
         "the Spotify login has expired (refresh tokens last six months): log in again in the browser"]
     assert len(opened) == 1 and list(tmp_path.glob("token.json.expired-*"))
+
+
+def test_the_discovery_share_is_a_setting_and_a_bad_one_is_one_line(shop, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOTION_DJ_DISCOVERY", "1")  # mood words only, even with a taste profile
+    outcome = service_for(shop, tmp_path).create(MOODS["happy"])
+    assert outcome.ok and "(mood only)" in outcome.message, outcome.message
+    monkeypatch.setenv("EMOTION_DJ_DISCOVERY", "0")  # the listener's taste only
+    (tmp_path / "second").mkdir()
+    outcome = service_for(shop, tmp_path / "second").create(MOODS["happy"])
+    assert outcome.ok and "(20 from your taste)" in outcome.message, outcome.message
+    monkeypatch.setenv("EMOTION_DJ_DISCOVERY", "lots")
+    from emotion_dj.music.spotify import MusicError
+
+    with pytest.raises(MusicError, match="EMOTION_DJ_DISCOVERY must be a number from 0 to 1, got 'lots'"):
+        service_for(shop, tmp_path)

@@ -105,14 +105,14 @@ def make_playlist(mood: dict, tracks: int, public: bool = False, open_links: boo
     from emotion_dj.music.service import PlaylistService
     from emotion_dj.music.spotify import MusicError, SpotifySettings
 
-    try:
-        settings = SpotifySettings.load()
-    except MusicError as error:
-        return {"ok": False, "message": str(error), "url": None}
     point = mood.get("point") or {}
     snap = MoodSnapshot(mood_by_name(mood["emotion"]), float(mood.get("confidence") or 1.0), mood.get("probs") or {},
                         None, MoodPoint(float(point.get("valence", 0.0)), float(point.get("arousal", 0.0))), int(mood.get("faces") or 0))
-    outcome = PlaylistService(settings, tracks, public, open_links=open_links, notify=notify).create(snap)
+    try:
+        service = PlaylistService(SpotifySettings.load(), tracks, public, open_links=open_links, notify=notify)
+    except MusicError as error:
+        return {"ok": False, "message": str(error), "url": None}
+    outcome = service.create(snap)
     return {"ok": outcome.ok, "message": outcome.message, "url": outcome.url}
 
 

@@ -56,7 +56,7 @@ class PlaylistService:
         self.tracks, self.public, self.open_links = tracks, public, open_links
         self.notify = notify  # a line for the user while waiting (e.g. "log in in the browser")
         self.store = store or MusicStore()
-        self.recommend = RecommendSettings(**{**(recommend or RecommendSettings()).__dict__, "tracks": tracks})
+        self.recommend = RecommendSettings(**{**(recommend or RecommendSettings.from_env()).__dict__, "tracks": tracks})
         self._client = None
         self._scopes = SCOPES
         self.rng = rng or random.Random()  # the phrases' and offsets' draws (seeded by the benchmark)

@@ -103,13 +103,12 @@ class LazyPlaylistService:
 
     def __call__(self, snap: MoodSnapshot, say: Callable[[str], None]) -> Outcome:
         if self._service is None:
+            c = self.config
             try:
-                settings = SpotifySettings.load()
+                self._service = PlaylistService(SpotifySettings.load(), tracks=c.playlist_tracks, public=c.playlist_public,
+                                                open_links=c.open_links, notify=say)
             except MusicError as error:  # every bad setting, checked by type and range where it is read
                 return Outcome(False, str(error))
-            c = self.config
-            self._service = PlaylistService(settings, tracks=c.playlist_tracks, public=c.playlist_public,
-                                            open_links=c.open_links, notify=say)
         return self._service.create(snap)
 
 
