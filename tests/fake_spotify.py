@@ -23,7 +23,8 @@ REMOVED = ("/v1/recommendations", "/v1/audio-features", "/v1/audio-analysis", "/
 REMOVED_EXACT = ("/v1/artists", "/v1/tracks")  # the multi-id gets
 REMOVED_SUFFIX = ("/top-tracks", "/related-artists")  # of /v1/artists/{id}
 BASE_SCOPES = "playlist-modify-private playlist-modify-public"
-ALL_SCOPES = BASE_SCOPES + " user-top-read user-read-recently-played"
+TASTE_AND_PLAYER = " user-top-read user-read-recently-played user-read-playback-state user-modify-playback-state user-read-currently-playing"
+ALL_SCOPES = BASE_SCOPES + TASTE_AND_PLAYER
 NEEDS_SCOPE = {"/v1/me/top/artists": "user-top-read", "/v1/me/top/tracks": "user-top-read",
                "/v1/me/player/recently-played": "user-read-recently-played"}
 
@@ -35,6 +36,16 @@ class FakeSpotify:
         self.delays: dict[str, float] = {}  # exact path -> seconds to sleep before answering
         self.tokens: dict[str, str] = {}  # access token -> its scopes
         self.codes: dict[str, tuple[str, str, str]] = {}  # code -> (challenge, redirect_uri, scope)
+        # the player: Spotify Connect devices and playback simulated in real time (tracks of `track_seconds`)
+        self.premium = True
+        self.devices = [{"id": "dev-living-room", "name": "Living Room", "type": "Speaker", "is_active": True}]
+        self.track_seconds = 180.0
+        self.clock = time.monotonic  # the player's time; a test in simulated time replaces it
+        self.current: str | None = None  # the uri playing
+        self.started = 0.0  # time.monotonic() when it started
+        self.queue: list[str] = []
+        self.played: list[tuple[float, str]] = []  # (when, uri) of every track that began
+        self.player_writes: list[tuple[float, str]] = []  # (when, path) of every play, queue and next
         self.refresh_fails = False  # a refresh token past its six months: invalid_grant
         self.granted_scope: str | None = None  # what a login grants (None: what it asked for)
         self.catalog = None  # a tests.fake_catalog.Catalog
@@ -67,6 +78,52 @@ class FakeSpotify:
         self.tokens[token] = scope
         return {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "refresh_token": f"ref-{token}",
                 "scope": scope, "expires_at": int(time.time()) + 3600}
+
+    def _begin(self, uri: str | None, when: float) -> None:
+        self.current, self.started = uri, when
+        if uri:
+            self.played.append((when, uri))
+
+    def advance(self) -> None:
+        """Real-time playback: a track that has run its length gives way to the next queued one."""
+        now = self.clock()
+        while self.current and now - self.started >= self.track_seconds:
+            ended = self.started + self.track_seconds
+            self._begin(self.queue.pop(0) if self.queue else None, ended)
+
+    def track_json(self, uri: str) -> dict:
+        if self.catalog is not None and uri in self.catalog.by_uri:
+            return self.catalog.track_json(self.catalog.by_uri[uri])
+        return {"uri": uri, "name": uri.rsplit(":", 1)[-1], "artists": [{"id": "a", "name": "someone"}], "album": {}}
+
+    def player(self, method: str, path: str, query: dict, body: bytes):
+        """(status, json or None, reason) for /me/player/{devices,play,queue,next,currently-playing}."""
+        self.advance()
+        if method == "GET" and path == "/v1/me/player/devices":
+            return 200, {"devices": self.devices}, None
+        if method == "GET" and path == "/v1/me/player/currently-playing":
+            if not self.current:
+                return 204, None, None
+            return 200, {"item": self.track_json(self.current), "is_playing": True,
+                         "progress_ms": int((self.clock() - self.started) * 1000)}, None
+        if not self.premium:
+            return 403, "Player command failed: Premium required", "PREMIUM_REQUIRED"
+        device = query.get("device_id", [None])[0]
+        if not self.devices or (device and device not in {d["id"] for d in self.devices}):
+            return 404, "Player command failed: No active device found", "NO_ACTIVE_DEVICE"
+        now = self.clock()
+        self.player_writes.append((now, path))
+        if path == "/v1/me/player/play":
+            uris = (json.loads(body or b"{}") or {}).get("uris") or []
+            self._begin(uris[0] if uris else self.current, now)
+            self.queue = list(uris[1:]) + self.queue
+        elif path == "/v1/me/player/queue":
+            self.queue.append(query["uri"][0])
+        elif path == "/v1/me/player/next":
+            self._begin(self.queue.pop(0) if self.queue else None, now)
+        else:
+            return 404, "not found", None
+        return 204, None, None
 
     def personal(self, path: str) -> dict:
         """/me/top/{artists,tracks} and recently-played for `listener` (empty without a catalog)."""
@@ -131,7 +188,7 @@ class FakeSpotify:
             def _handle(self, method: str):
                 url = urlparse(self.path)
                 path, query = url.path.rstrip("/") or "/", parse_qs(url.query)  # Spotify ignores a trailing slash
-                body = self._body() if method == "POST" else b""
+                body = self._body() if method in ("POST", "PUT") else b""
                 fake.calls.append((method, path))
                 time.sleep(fake.delays.get(path, 0.0))
                 if self._scripted(method, path):
@@ -163,6 +220,11 @@ class FakeSpotify:
                 if path.startswith(REMOVED) or path in REMOVED_EXACT or path.endswith(REMOVED_SUFFIX) \
                         or (path.startswith("/v1/users/") and path.endswith("/playlists")):
                     return self._error(403, "This endpoint is not available to development-mode apps")
+                if path.startswith("/v1/me/player/") and path != "/v1/me/player/recently-played":
+                    status, answer, reason = fake.player(method, path, query, body)
+                    if status >= 400:
+                        return self._error(status, answer, None, reason)
+                    return self._send(status, answer)
                 if path in NEEDS_SCOPE:
                     if NEEDS_SCOPE[path] not in fake.tokens[auth[7:]].split():
                         return self._error(403, "Insufficient client scope")
@@ -210,5 +272,8 @@ class FakeSpotify:
 
             def do_POST(self):
                 self._handle("POST")
+
+            def do_PUT(self):
+                self._handle("PUT")
 
         return Handler

@@ -102,8 +102,9 @@ def test_an_older_schema_is_migrated_and_keeps_its_rows(tmp_path):
     assert (old.uri, old.title, old.phrase, old.playlist) == ("spotify:track:old", "Old Song", "happy upbeat", "")
     assert store.taste()[0] == {"genres": {"jazz": 1}}
     store.set_meta("k", "v")  # schema 2's table exists
+    assert store.arm_counts("neutral") == {}  # and schema 3's
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

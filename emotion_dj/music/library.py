@@ -56,7 +56,7 @@ def _artist(item) -> Artist | None:
     return Artist(str(item.get("id") or ""), clean(item["name"], 80), tuple(clean(g, 40).lower() for g in genres if isinstance(g, str)))
 
 
-def _track(item) -> Track | None:
+def parse_track(item) -> Track | None:
     if not isinstance(item, dict) or not isinstance(item.get("uri"), str) or not item["uri"].startswith("spotify:track:"):
         return None
     artists = tuple(a for a in (_artist(x) for x in item.get("artists") or []) if a)
@@ -90,7 +90,7 @@ class SpotifyLibrary:
         total = page.get("total")
         if isinstance(total, int) and total >= 0:
             self.totals[query] = total
-        return [t for t in (_track(item) for item in page.get("items") or []) if t]
+        return [t for t in (parse_track(item) for item in page.get("items") or []) if t]
 
     def _personal(self, method, *args, **kwargs):
         try:
@@ -106,8 +106,8 @@ class SpotifyLibrary:
 
     def top_tracks(self, term: str, limit: int = 20) -> list[Track]:
         page = self._personal(self.client.current_user_top_tracks, limit=limit, time_range=term)
-        return [t for t in (_track(x) for x in page.get("items") or []) if t]
+        return [t for t in (parse_track(x) for x in page.get("items") or []) if t]
 
     def recent_tracks(self, limit: int = 50) -> list[Track]:
         page = self._personal(self.client.current_user_recently_played, limit=limit)
-        return [t for t in (_track((x or {}).get("track") if isinstance(x, dict) else None) for x in page.get("items") or []) if t]
+        return [t for t in (parse_track((x or {}).get("track") if isinstance(x, dict) else None) for x in page.get("items") or []) if t]

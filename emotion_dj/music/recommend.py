@@ -67,6 +67,7 @@ class Phrase:
     kind: str  # "taste" or "discovery"
     point: MoodPoint  # where the phrase's mood word sits
     why: str  # "your genre: soul", "your artist: Nina Simone", "discovery"
+    arm: str = "words"  # the family it belongs to (music/bandit.py): genre, artist or words
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,30 @@ class PhraseMaker:
         return bool(self.genres or self.artists)
 
     def taste(self) -> Phrase:
-        word = _draw(self.rng, self.words)
-        bare = self.rng.random() < BARE_TASTE
         if self.genres and (not self.artists or self.rng.random() < 0.6):
-            genre = _draw(self.rng, self.genres)
-            bare = bare and genre_point(genre).distance(self.point) < BARE_NEAR
-            where = genre_point(genre) if bare else word_point(word)
-            return Phrase(f'genre:"{genre}"' + ("" if bare else f" {word}"), "taste", where, f"your genre: {genre}")
+            return self.genre()
+        return self.artist()
+
+    def genre(self) -> Phrase:
+        if not self.genres:
+            return self.artist() if self.artists else self.discovery()
+        word, bare = _draw(self.rng, self.words), self.rng.random() < BARE_TASTE
+        genre = _draw(self.rng, self.genres)
+        bare = bare and genre_point(genre).distance(self.point) < BARE_NEAR
+        where = genre_point(genre) if bare else word_point(word)
+        return Phrase(f'genre:"{genre}"' + ("" if bare else f" {word}"), "taste", where, f"your genre: {genre}", "genre")
+
+    def artist(self) -> Phrase:
+        if not self.artists:
+            return self.discovery()
+        word, bare = _draw(self.rng, self.words), self.rng.random() < BARE_TASTE
         artist = _draw(self.rng, self.artists)
         return Phrase(f'artist:"{artist}"' + ("" if bare else f" {word}"), "taste", self.point if bare else word_point(word),
-                      f"your artist: {artist}")
+                      f"your artist: {artist}", "artist")
+
+    def of(self, arm: str) -> Phrase:
+        """A phrase of one family (the DJ's bandit arm): genre, artist or words."""
+        return {"genre": self.genre, "artist": self.artist, "words": self.discovery}[arm]()
 
     def discovery(self) -> Phrase:
         first = _draw(self.rng, self.words)
@@ -117,7 +132,7 @@ class PhraseMaker:
         query = first if second == first else f"{first} {second}"
         point = MoodPoint((word_point(first).valence + word_point(second).valence) / 2,
                           (word_point(first).arousal + word_point(second).arousal) / 2)
-        return Phrase(query, "discovery", point, "discovery")
+        return Phrase(query, "discovery", point, "discovery", "words")
 
 
 def estimated_fit(track: Track, phrase: Phrase, point: MoodPoint) -> float:
@@ -126,8 +141,10 @@ def estimated_fit(track: Track, phrase: Phrase, point: MoodPoint) -> float:
 
 
 def recommend(library: SpotifyLibrary, point: MoodPoint, taste: Taste | None, recent: set[str],
-              settings: RecommendSettings, rng: random.Random | None = None, reserve: int = 0) -> list[Pick]:
-    """Up to `settings.tracks` picks, spending at most the library's budget less `reserve` requests."""
+              settings: RecommendSettings, rng: random.Random | None = None, reserve: int = 0,
+              arm: str | None = None) -> list[Pick]:
+    """Up to `settings.tracks` picks, spending at most the library's budget less `reserve` requests. With `arm`,
+    every phrase is of that family (the DJ's choice)."""
     rng = rng or random.Random()
     maker = PhraseMaker(point, taste, rng)
     want_taste = round(settings.tracks * (1 - settings.discovery)) if maker.has_taste else 0
@@ -139,7 +156,7 @@ def recommend(library: SpotifyLibrary, point: MoodPoint, taste: Taste | None, re
     while len(picks) < settings.tracks and library.left() > reserve:
         taste_count = sum(p.phrase.kind == "taste" for p in picks)
         use_taste = taste_count < want_taste and taste_misses < MISSES_BEFORE_DISCOVERY
-        phrase = maker.taste() if use_taste else maker.discovery()
+        phrase = maker.of(arm) if arm else maker.taste() if use_taste else maker.discovery()
         total = library.totals.get(phrase.query, 1)  # a phrase not yet searched starts at its first page
         offsets = [o for o in range(0, min(total, DEEPEST), PAGE_SIZE) if (phrase.query, o) not in tried]
         if not offsets:  # every first page of this phrase was read: draw another phrase

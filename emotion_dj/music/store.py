@@ -1,7 +1,8 @@
 """The music memory: one SQLite file in the user's data folder (docs/PRIVACY.md), standard library only.
 
 It holds every track put in a playlist (when, for which mood point, found by which phrase), the listener's taste
-profile, and small facts such as "the taste scopes were asked for once".
+profile, what the DJ learned (each track it played with the room's mood before and during it, and each phrase
+choice's successes per region), and small facts such as "the taste scopes were asked for once".
 
 Durability, by design:
 - WAL mode and a busy timeout, so an app and a fleet can use the file at once (readers never block the writer,
@@ -61,6 +62,29 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX plays_played_at ON plays(played_at);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 3: what the DJ learns: each track it played, the room before and during it, and each choice's counts
+    """
+    CREATE TABLE dj_plays (
+        id INTEGER PRIMARY KEY,
+        uri TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        region TEXT NOT NULL,         -- music/bandit.py's region of the intended point
+        arm TEXT NOT NULL,            -- the phrase choice that found the track
+        phrase TEXT NOT NULL,
+        target TEXT NOT NULL,         -- match, calm, energize, uplift
+        before_valence REAL NOT NULL, before_arousal REAL NOT NULL,
+        during_valence REAL NOT NULL, during_arousal REAL NOT NULL,
+        skipped INTEGER NOT NULL,
+        success INTEGER NOT NULL
+    );
+    CREATE TABLE dj_arms (
+        region TEXT NOT NULL,
+        arm TEXT NOT NULL,
+        successes INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (region, arm)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -80,6 +104,20 @@ class Play:
     valence: float = 0.0
     arousal: float = 0.0
     playlist: str = ""
+
+
+@dataclass(frozen=True)
+class DJOutcome:
+    uri: str
+    started_at: float
+    region: str
+    arm: str
+    phrase: str
+    target: str
+    before: tuple[float, float]  # the room's (valence, arousal) when the track started
+    during: tuple[float, float]  # ...and over its first minute
+    skipped: bool
+    success: bool
 
 
 def default_path() -> Path:
@@ -190,14 +228,41 @@ class MusicStore:
         return [Play(**dict(row)) for row in rows]
 
     def forget(self) -> int:
-        """Clear what was played and the taste profile (`emotion-dj history --forget`); how many plays went."""
+        """Clear what was played, the taste profile and the DJ's learning (`emotion-dj history --forget`); how many
+        plays went."""
         with self._db(write=True) as db:
             count = db.execute("SELECT COUNT(*) FROM plays").fetchone()[0]
             db.execute("DELETE FROM plays")
             db.execute("DELETE FROM taste")
+            db.execute("DELETE FROM dj_plays")
+            db.execute("DELETE FROM dj_arms")
         with closing(self._connect()) as db:
             db.execute("VACUUM")  # the deleted rows leave the file too, not only the index
         return count
+
+    # -- the DJ's learning ------------------------------------------------------------------------
+    def arm_counts(self, region: str) -> dict[str, tuple[int, int]]:
+        """arm -> (successes, failures) in one region of the mood plane."""
+        with self._db() as db:
+            rows = db.execute("SELECT arm, successes, failures FROM dj_arms WHERE region = ?", (region,)).fetchall()
+        return {row["arm"]: (row["successes"], row["failures"]) for row in rows}
+
+    def record_dj(self, outcome: DJOutcome) -> None:
+        """One played track's outcome, and its choice's count, in one transaction."""
+        o = outcome
+        with self._db(write=True) as db:
+            db.execute("INSERT INTO dj_plays (uri, started_at, region, arm, phrase, target, before_valence, before_arousal, "
+                       "during_valence, during_arousal, skipped, success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (o.uri, o.started_at, o.region, o.arm, o.phrase, o.target, o.before[0], o.before[1], o.during[0],
+                        o.during[1], int(o.skipped), int(o.success)))
+            db.execute("INSERT INTO dj_arms (region, arm, successes, failures) VALUES (?, ?, ?, ?) ON CONFLICT (region, arm) "
+                       "DO UPDATE SET successes = successes + excluded.successes, failures = failures + excluded.failures",
+                       (o.region, o.arm, int(o.success), int(not o.success)))
+
+    def dj_summary(self) -> list[tuple[str, str, int, int]]:
+        """(region, arm, successes, failures) for `emotion-dj history --dj`."""
+        with self._db() as db:
+            return [tuple(row) for row in db.execute("SELECT region, arm, successes, failures FROM dj_arms ORDER BY region, arm")]
 
     # -- taste and small facts --------------------------------------------------------------------
     def taste(self) -> tuple[dict, float] | None:

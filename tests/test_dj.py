@@ -1,0 +1,149 @@
+"""The DJ: following the room without flapping, the iso step, the bandit, and the DJ itself against the stand-in's
+player, in simulated time (the stand-in's playback and the DJ share one clock)."""
+import random
+import statistics
+
+import pytest
+
+from emotion_dj.music import bandit
+from emotion_dj.music.dj import DJ, DJSettings
+from emotion_dj.music.follow import CALM, FollowSettings, RoomFollower, intended
+from emotion_dj.music.plane import class_point
+from emotion_dj.music.player import MIN_WRITE_INTERVAL
+from emotion_dj.music.store import DJOutcome, MusicStore
+from tests.fake_catalog import Catalog
+from tests.fake_spotify import FakeSpotify
+from tests.test_music import settings_for
+
+HAPPY, SAD, NEUTRAL = class_point("happy"), class_point("sad"), class_point("neutral")
+
+
+def test_passing_flickers_change_nothing_and_a_sustained_change_is_followed_within_the_hold():
+    follower, s = RoomFollower(), FollowSettings()
+    for t in range(0, 600):  # ten minutes of a happy room, a 3-second sad face every 30 s
+        assert follower.update(float(t), SAD if t % 30 < 3 and t > 0 else HAPPY) is None or t == 0
+    assert follower.turns == 0
+    turned = [t for t in range(600, 700) if (turn := follower.update(float(t), SAD)) and turn.kind == "change"]
+    assert len(turned) == 1 and 600 + s.hold_s <= turned[0] <= 600 + s.hold_s + 15, turned
+    assert follower.direction.distance(SAD) < 0.5
+
+
+def test_a_big_change_says_so_and_an_empty_room_drifts_to_calm_later():
+    follower = RoomFollower(FollowSettings(smoothing_s=1.0, hold_s=5.0, empty_calm_s=60.0))
+    follower.update(0.0, HAPPY)
+    turns = [follower.update(float(t), class_point("angry")) for t in range(1, 30)]
+    assert [t.big for t in turns if t] == [True]  # happy to angry: 1.32 apart
+    assert all(follower.update(30.0 + t, None) is None for t in range(59))  # the last mood is kept a while
+    assert follower.update(90.0, None).kind == "empty" and follower.direction == CALM
+
+
+def test_the_iso_step_meets_the_room_then_walks_to_the_target():
+    first = intended(None, SAD, "calm", 0.3)
+    assert first == SAD  # meet the room where it is
+    walk = [first]
+    for _ in range(8):
+        walk.append(intended(walk[-1], SAD, "calm", 0.3))
+    gaps = [p.distance(CALM) for p in walk]
+    assert all(b < a for a, b in zip(gaps, gaps[1:]) if a > 0) and walk[-1] == CALM
+    assert intended(HAPPY, SAD, "match", 0.3) == SAD  # match follows the room
+
+
+def test_the_bandit_learns_which_phrase_family_the_room_likes(tmp_path):
+    """A simulated room that answers to the listener's genres far more than to mood words alone."""
+    likes = {"genre": 0.7, "artist": 0.4, "words": 0.2}
+    store, rng, room_rng = MusicStore(tmp_path / "m.sqlite3"), random.Random(1), random.Random(2)
+    rewards = []
+    for _session in range(50):
+        for _ in range(10):
+            arm = bandit.choose(store.arm_counts("unpleasant-calm"), rng)
+            won = room_rng.random() < likes[arm]
+            store.record_dj(DJOutcome("spotify:track:x", 0, "unpleasant-calm", arm, "p", "calm", (0, 0), (0, 0), False, won))
+            rewards.append(won)
+    learned, random_choice = statistics.fmean(rewards[-100:]), statistics.fmean(likes.values())
+    assert learned >= random_choice + 0.15, (learned, random_choice)
+    (counts,) = [store.arm_counts("unpleasant-calm")]
+    assert max(counts, key=lambda a: sum(counts[a])) == "genre"
+
+
+class Room:
+    """A scripted room: its point at each simulated second."""
+
+    def __init__(self, script):
+        self.script, self.now = script, 0.0
+
+    def __call__(self):
+        return self.script(self.now)
+
+
+class SimClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def stage(tmp_path):
+    fake = FakeSpotify()
+    fake.catalog = Catalog(seed=7)
+    fake.track_seconds = 40.0
+    clock = SimClock()
+    fake.clock = clock
+    fake.start()
+    yield fake, clock, settings_for(fake, tmp_path)
+    fake.stop()
+
+
+def run_dj(dj, room, clock, seconds, step=1.0):
+    while clock.now < seconds:
+        room.now = clock.now
+        dj.tick(clock.now)
+        clock.now += step
+
+
+def test_the_dj_starts_follows_a_sustained_change_and_keeps_the_player_calm(stage, tmp_path):
+    fake, clock, spotify = stage
+    room = Room(lambda t: HAPPY if t < 200 else SAD)
+    lines = []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 480)
+    assert fake.player_writes[0][1] == "/v1/me/player/play"  # it started playback by itself
+    valence = {when: fake.catalog.by_uri[uri].valence for when, uri in fake.played}
+    before = [v for t, v in valence.items() if t < 200]
+    # follows within the hold time (20 s) plus the smoothing, plus one 40 s track already queued
+    after = [v for t, v in valence.items() if t > 200 + 20 + 15 + 2 * fake.track_seconds]
+    assert before and after and statistics.fmean(after) < statistics.fmean(before) - 0.4, (before, after)
+    gaps = [b - a for (a, _), (b, _) in zip(fake.player_writes, fake.player_writes[1:])]
+    assert min(gaps) >= MIN_WRITE_INTERVAL - 1e-6
+    assert dj.follower.turns == 1 and any("turned sad" in line for line in lines)
+    assert dj.state["now_playing"]["why"].startswith(fake.catalog.by_uri[fake.current].name)
+    outcomes = dj.store.dj_summary()
+    assert sum(s + f for _, _, s, f in outcomes) >= 5  # every finished track was scored
+
+
+def test_a_free_account_is_one_line_and_the_dj_turns_off(stage, tmp_path):
+    fake, clock, spotify = stage
+    fake.premium = False
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 30)
+    assert lines == ["Spotify Premium is needed to play on a device: the DJ is off (P still makes playlists)"]
+    assert dj.on is False and dj.state["on"] is False and not fake.played
+
+
+def test_no_device_is_one_line_retried_every_minute_until_one_appears(stage, tmp_path):
+    fake, clock, spotify = stage
+    devices, fake.devices = fake.devices, []
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 150)
+    asked = [c for c in fake.calls if c[1] == "/v1/me/player/devices"]
+    assert len(asked) == 3 and not fake.played  # at 1 s, 61 s and 121 s
+    assert lines == ["no active Spotify device: start Spotify on the speaker (or name it with --dj-device); trying again in 60 s"]
+    fake.devices = devices
+    run_dj(dj, room, clock, 250)
+    assert fake.played and dj.on
