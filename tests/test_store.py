@@ -134,3 +134,21 @@ def test_the_history_command_lists_and_forgets(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert forgot.returncode == 0 and "forgot 3" in forgot.stdout
     assert MusicStore(tmp_path / "music.sqlite3").history() == []
+
+
+def test_history_dj_shows_what_worked_per_region(tmp_path):
+    from emotion_dj.music.store import DJOutcome
+
+    store = MusicStore(tmp_path / "music.sqlite3")
+    for won in (True, True, False):
+        store.record_dj(DJOutcome("spotify:track:x", 1.0, "unpleasant-calm", "genre", 'genre:"soul" mellow', "calm",
+                                  (-0.6, -0.3), (-0.2, -0.4), False, won))
+    code = f"""
+        import os, sys
+        os.environ["EMOTION_DJ_DATA"] = {str(tmp_path)!r}
+        from emotion_dj.cli import main
+        sys.exit(main(["history", "--dj"]))
+    """
+    shown = python(code)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == ["unpleasant-calm", "genre", "2/3", "tracks", "worked", "(67%)"]

@@ -13,8 +13,11 @@ measure, not a given.
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from emotion_dj.music.env import env_number
 from emotion_dj.music.plane import MoodPoint, mean_point
 
 TARGETS: dict[str, MoodPoint | None] = {
@@ -30,9 +33,17 @@ CALM = TARGETS["calm"]
 class FollowSettings:
     smoothing_s: float = 20.0  # time constant of the room's point
     threshold: float = 0.35  # how far (plane units) the smoothed point must move from the direction...
-    hold_s: float = 20.0  # ...and for how long, before the direction changes (EMOTION_DJ_DJ_HOLD)
+    hold_s: float = 20.0  # ...and for how long, before the direction changes
     big: float = 0.9  # a change at least this large skips the queued track
     empty_calm_s: float = 300.0  # an empty room keeps its mood this long, then the music drifts to calm
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> FollowSettings:
+        """EMOTION_DJ_DJ_THRESHOLD, EMOTION_DJ_DJ_HOLD (seconds), EMOTION_DJ_DJ_CALM_AFTER (seconds)."""
+        d = cls()
+        return cls(d.smoothing_s, env_number(environ, "EMOTION_DJ_DJ_THRESHOLD", d.threshold, 0.05, 2.0),
+                   env_number(environ, "EMOTION_DJ_DJ_HOLD", d.hold_s, 0.0, 3600.0), d.big,
+                   env_number(environ, "EMOTION_DJ_DJ_CALM_AFTER", d.empty_calm_s, 0.0, 86400.0))
 
 
 @dataclass(frozen=True)

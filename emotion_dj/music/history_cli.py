@@ -9,11 +9,12 @@ from emotion_dj.music.store import MusicStore, StoreError
 
 def main(argv: list[str]) -> int:
     parser = OneLineErrorParser(prog="emotion-dj history", description=(
-        "What Emotion DJ put in playlists, newest first: when, for which mood (the nearest expression and the "
+        "What Emotion DJ put in playlists and played, newest first: when, for which mood (the nearest expression and the "
         "valence/arousal point), and the search phrase that found each track. Kept in the data folder "
         "($EMOTION_DJ_DATA, default ~/.local/share/emotion-dj/music.sqlite3; docs/PRIVACY.md)."))
     parser.add_argument("--limit", type=number(int, 1, 100_000), default=50, help="how many tracks to list (default 50)")
-    parser.add_argument("--forget", action="store_true", help="clear the history and the taste profile")
+    parser.add_argument("--forget", action="store_true", help="clear the history, the taste profile and what the DJ learned")
+    parser.add_argument("--dj", action="store_true", help="what the DJ learned: which phrase choices worked, per mood region")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
@@ -22,6 +23,13 @@ def main(argv: list[str]) -> int:
         store = MusicStore()
         if args.forget:
             say(f"forgot {store.forget()} played track(s) and the taste profile ({store.path})")
+            return EXIT_OK
+        if args.dj:
+            learned = store.dj_summary()
+            if not learned:
+                say(f"the DJ has not played anything yet ({store.path})")
+            for region, arm, won, lost in learned:
+                say(f"{region:<18} {arm:<7} {won}/{won + lost} tracks worked ({won / (won + lost) * 100:.0f}%)")
             return EXIT_OK
         plays = store.history(args.limit)
         if not plays:

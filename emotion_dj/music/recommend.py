@@ -22,9 +22,10 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from emotion_dj.music.env import env_number
 from emotion_dj.music.library import BudgetSpent, SpotifyLibrary, Track
 from emotion_dj.music.plane import MoodPoint
-from emotion_dj.music.spotify import PAGE_SIZE, MusicError
+from emotion_dj.music.spotify import PAGE_SIZE
 from emotion_dj.music.taste import Taste
 from emotion_dj.music.words import genre_point, text_point, word_point, words_near
 
@@ -46,17 +47,7 @@ class RecommendSettings:
     @classmethod
     def from_env(cls, tracks: int = 20, environ: Mapping[str, str] = os.environ) -> RecommendSettings:
         """The settings from the environment; a bad value is a MusicError naming it (one line)."""
-        def read(name: str, default: float, low: float, high: float, kind=float):
-            text = environ.get(name, "").strip()
-            if not text:
-                return default
-            try:
-                value = kind(text)
-            except ValueError:
-                value = None
-            if value is None or not low <= value <= high:
-                raise MusicError(f"{name} must be a number from {low:g} to {high:g}, got '{text[:40]}'")
-            return value
+        read = lambda *spec: env_number(environ, *spec)  # noqa: E731
         return cls(tracks, read("EMOTION_DJ_DISCOVERY", 0.3, 0.0, 1.0), read("EMOTION_DJ_REPEAT_DAYS", 14.0, 0.0, 3650.0),
                    read("EMOTION_DJ_PER_ARTIST", 2, 1, 100, int))
 

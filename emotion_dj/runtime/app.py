@@ -16,7 +16,10 @@ import numpy as np
 from emotion_dj.core.cli import say
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.outputs import Output, guard_outputs
+from emotion_dj.music.dj import DJ, DJSettings
+from emotion_dj.music.follow import FollowSettings
 from emotion_dj.music.mood import MoodSnapshot, snapshot
+from emotion_dj.music.plane import MoodPoint, point_of
 from emotion_dj.music.service import Outcome, PlaylistService
 from emotion_dj.music.spotify import MusicError, SpotifySettings
 from emotion_dj.music.worker import MusicWorker
@@ -69,6 +72,9 @@ class RunConfig:
     serve: str | None = None  # [HOST:]PORT of the live web page
     serve_fps: float = 15.0  # the most JPEG frames a second the page's stream gets
     serve_token: str | None = None  # for a non-loopback bind; None: a random one
+    dj: bool = False  # play by itself on a Spotify Connect device (music/dj.py)
+    dj_target: str = "match"  # match | calm | energize | uplift
+    dj_device: str | None = None  # the device's name; None: the active one
 
 
 @dataclass
@@ -162,6 +168,9 @@ class App:
                                         mirror_alternate=config.mirror_alternate)
         self.pipeline = Pipeline(parts.source, self.processor, pace=pace, max_frames=config.max_frames)
         self.music = MusicWorker(parts.make_playlist, on_done=self.on_playlist_done)
+        self._dj_sum = np.zeros(len(self.classes))  # the DJ thread's own buffer for the room's moods
+        self.dj = DJ(self.room_point, settings=DJSettings(target=config.dj_target, device=config.dj_device,
+                                                          follow=FollowSettings.from_env())) if config.dj else None
         self.status = ""  # one line for the HUD when no music status is showing
         self.rendered = 0
         self._hud: list[str] = []
@@ -187,7 +196,13 @@ class App:
                 self._hud.append(f"model output NaN/Inf: {s.nonfinite_outputs} face(s) left out")
             self._hud_at = now
         status = self.music.status or self.status
-        return self._hud + ([status] if status else [])
+        dj = self.dj.state["status"] if self.dj else ""
+        return self._hud + [line for line in (status, dj) if line]
+
+    def room_point(self) -> MoodPoint | None:
+        """The room's mood point now (every face in view, each weighing the same); called on the DJ's thread."""
+        faces = self.processor.moods_into(self._dj_sum)
+        return point_of(self.classes, self._dj_sum / faces) if faces else None
 
     def on_key(self, key: int) -> bool:
         """React to a key; False means quit."""
@@ -271,6 +286,8 @@ class App:
             self.quit_reason = self.stop.reason
         else:
             self.pipeline.start()
+            if self.dj:
+                self.dj.start()
             try:
                 self._loop()
             except OutputError as error:
@@ -282,6 +299,8 @@ class App:
         if self.web:
             self.web.stop()
         self.music.join(timeout=0.5)  # a request in flight is abandoned, not waited for
+        if self.dj:
+            self.dj.stop(timeout=1.0)  # the same: a hung request never holds the exit
         summary = self.pipeline.summary()
         summary.frames_rendered = self.rendered
         summary.threads_joined = joined
@@ -313,7 +332,8 @@ class App:
         self._refresh_strip()
         last = self.music.last
         music = {"status": self.music.status or self.status, "busy": self.music.busy,
-                 "ok": None if last is None else last.ok, "url": None if last is None else last.url}
+                 "ok": None if last is None else last.ok, "url": None if last is None else last.url,
+                 "dj": self.dj.state if self.dj else None}
         self.web.view.publish_state(live_state(self.classes, self._last_result, self.processor.main_face(),
                                                self._timeline, self.pipeline.summary(), music))
 

@@ -19,9 +19,12 @@ from emotion_dj.core.cli import (
     say,
     setup_logging,
 )
+from emotion_dj.music.follow import TARGETS
 from emotion_dj.runtime.detectors import DETECTOR_NAMES
 from emotion_dj.runtime.engines import DEVICES, ENGINE_NAMES, PRECISION_CHOICES
 from emotion_dj.runtime.shutdown import STOP
+
+DJ_TARGETS = tuple(TARGETS)
 
 
 def env(name: str, default=None):
@@ -102,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(then with a token: $EMOTION_DJ_SERVE_TOKEN or a random one, printed) [$EMOTION_DJ_SERVE]")
     p.add_argument("--serve-fps", type=number(float, 1, 60, "EMOTION_DJ_SERVE_FPS"), default=env("EMOTION_DJ_SERVE_FPS", "15"),
                    help="the most frames a second the page's video gets [$EMOTION_DJ_SERVE_FPS]")
+    p.add_argument("--dj", action="store_true", default=env_flag("EMOTION_DJ_DJ"),
+                   help="play by itself on your Spotify device, following the room's mood (Premium; docs/DJ.md) [$EMOTION_DJ_DJ]")
+    p.add_argument("--dj-target", default=env("EMOTION_DJ_DJ_TARGET", "match"), choices=DJ_TARGETS,
+                   help="match the room, or meet it and take it toward calm, energy or uplift [$EMOTION_DJ_DJ_TARGET]")
+    p.add_argument("--dj-device", default=env("EMOTION_DJ_DJ_DEVICE"), metavar="NAME",
+                   help="the Spotify Connect device to play on (default: the active one) [$EMOTION_DJ_DJ_DEVICE]")
     p.add_argument("--verbose", action="store_true", help="log what happens (and show tracebacks)")
     return p
 
@@ -125,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
                        max_frames=args.max_frames,
                        playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open,
                        mirror_alternate=not args.no_mirror_alternate, serve=args.serve, serve_fps=args.serve_fps,
-                       serve_token=env("EMOTION_DJ_SERVE_TOKEN"))
+                       serve_token=env("EMOTION_DJ_SERVE_TOKEN"), dj=args.dj, dj_target=args.dj_target,
+                       dj_device=args.dj_device)
     summary = App(config, build_parts(config)).run()
     # Every output is written before anything is printed: a reader that has gone (a closed pipe) loses nothing.
     if args.summary_json:
@@ -153,6 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.report and not args.events:
         parser.error("--report draws the --events file: give --events too")
+    if args.dj_target not in DJ_TARGETS:  # from $EMOTION_DJ_DJ_TARGET, which argparse does not check against choices
+        parser.error(f"argument --dj-target: must be one of {', '.join(DJ_TARGETS)}, got '{args.dj_target}'")
+    if args.dj:
+        from emotion_dj.music.follow import FollowSettings
+        from emotion_dj.music.spotify import MusicError
+
+        try:
+            FollowSettings.from_env()  # checked here, before anything slow, like every other setting
+        except MusicError as error:
+            parser.error(str(error))
     setup_logging(args.verbose)
     quiet_opencv(args.verbose)
     if STOP.is_set():
