@@ -168,6 +168,23 @@ def test_the_button_makes_a_playlist_like_p(tmp_path, fake):
         stop(app)
 
 
+def test_the_dj_switch_is_checked_and_needs_the_header(tmp_path, fake):
+    app, base = serve(tmp_path, **spotify_env(fake, tmp_path))
+    try:
+        assert requests.post(base + "/api/dj", json={"on": True}, timeout=5).status_code == 403  # no anti-CSRF header
+        for bad in ({"on": "yes"}, {"target": "party"}, {"volume": 3}, {}, [True]):
+            answer = requests.post(base + "/api/dj", json=bad, headers={"X-Emotion-DJ": "1"}, timeout=5)
+            assert answer.status_code == 400 and "target" in answer.json()["error"], bad
+        wait_until(lambda: "music" in state(base), timeout=30, what="the first live state")
+        assert state(base)["music"]["dj"] is None and not fake.player_writes  # nothing was switched on
+        answer = requests.post(base + "/api/dj", json={"on": True, "target": "uplift"}, headers={"X-Emotion-DJ": "1"}, timeout=5)
+        assert answer.status_code == 202
+        wait_until(lambda: (state(base)["music"]["dj"] or {}).get("now_playing"), timeout=60, what="the DJ playing")
+        assert state(base)["music"]["dj"]["target"] == "uplift" and fake.played
+    finally:
+        stop(app)
+
+
 def test_serve_fails_in_one_line_on_a_taken_port(tmp_path):
     import socket
 
@@ -211,6 +228,12 @@ def test_the_page_in_headless_chromium(tmp_path, fake):
             page.wait_for_function(f"document.getElementById('stats').textContent !== {json.dumps(first)}", timeout=15000)
             page.click("#playlist")
             page.wait_for_function("document.getElementById('music').textContent.includes('Emotion DJ:')", timeout=30000)
+            # the DJ switch: on, it plays by itself and the page says what, what next, and why
+            page.check("#dj")
+            page.wait_for_function("document.getElementById('dj-now').textContent.includes('why:')", timeout=60000)
+            assert "found by '" in page.text_content("#dj-now") and page.is_checked("#dj")
+            page.select_option("#dj-target", "calm")
+            wait_until(lambda: state(base)["music"]["dj"]["target"] == "calm", timeout=15, what="the DJ's new target")
             page.screenshot(path=str(tmp_path / "page.png"))
             if os.environ.get("EMOTION_DJ_SCREENSHOT_WEB"):
                 page.screenshot(path=os.environ["EMOTION_DJ_SCREENSHOT_WEB"])
@@ -218,3 +241,4 @@ def test_the_page_in_headless_chromium(tmp_path, fake):
     finally:
         stop(app)
     assert (tmp_path / "page.png").stat().st_size > 10_000 and len(fake.playlists) == 1
+    assert fake.played and fake.player_writes[0][1] == "/v1/me/player/play"

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from emotion_dj.music import bandit
 from emotion_dj.music.follow import TARGETS, FollowSettings, RoomFollower, Turn, intended
@@ -130,6 +130,23 @@ class DJ:
         if line != self._last_line:  # one line per fault, not one per retry
             self._last_line = line
             self.say(line)
+
+    # -- the page's switch and target -------------------------------------------------------------
+    def set_on(self, on: bool) -> None:
+        """The switch: off, the DJ adds nothing more (what plays goes on); on again, it follows the room afresh."""
+        if on and not self.on:
+            self.playing, self.ahead, self._resume_at = None, [], 0.0
+        self.on = on
+        if on and (self._thread is None or not self._thread.is_alive()):
+            self.start()
+        self._publish(status=None if on else "DJ off")
+
+    def set_target(self, target: str) -> None:
+        if target not in TARGETS:
+            raise MusicError(f"unknown DJ target '{target}' (one of {', '.join(TARGETS)})")
+        self.settings = replace(self.settings, target=target)
+        self.last_intended = None  # meet the room again, then step toward the new target
+        self._publish()
 
     # -- the music --------------------------------------------------------------------------------
     def _step(self, now: float) -> None:

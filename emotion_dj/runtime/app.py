@@ -325,6 +325,9 @@ class App:
         """The page's side of the loop: its playlist button (exactly P), and the live state a few times a second."""
         if self.web.view.take_playlist_request():
             self.snapshot_mood()
+        command = self.web.view.take_dj_command()
+        if command:
+            self.command_dj(command)
         now = time.perf_counter()
         if now - self._state_at < STATE_INTERVAL:
             return
@@ -336,6 +339,18 @@ class App:
                  "dj": self.dj.state if self.dj else None}
         self.web.view.publish_state(live_state(self.classes, self._last_result, self.processor.main_face(),
                                                self._timeline, self.pipeline.summary(), music))
+
+    def command_dj(self, command: dict) -> None:
+        """The page's DJ switch and target (checked by the server). The first 'on' of an app started without --dj
+        makes its DJ."""
+        if self.dj is None:
+            if not command.get("on"):
+                return
+            self.dj = DJ(self.room_point, settings=DJSettings(target=self.config.dj_target, device=self.config.dj_device))
+        if "target" in command:
+            self.dj.set_target(command["target"])
+        if "on" in command:
+            self.dj.set_on(command["on"])
 
     def _close_outputs(self) -> None:
         """Finalise the video and flush the events, each whatever happens to the other."""

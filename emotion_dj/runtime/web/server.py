@@ -99,7 +99,7 @@ class WebServer:
         app.add_routes([web.get("/", self._page("index.html")), web.get("/report", self._page("report.html")),
                         web.get("/login", self._login), web.get("/static/{name}", self._static),
                         web.get("/video.mjpg", self._video), web.get("/events", self._events),
-                        web.get("/api/state", self._state), web.post("/api/playlist", self._playlist),
+                        web.get("/api/state", self._state), web.post("/api/playlist", self._playlist), web.post("/api/dj", self._dj),
                         web.get("/report.svg", self._report_svg)])
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_SECONDS)
         try:
@@ -222,6 +222,23 @@ class WebServer:
 
         self.view.request_playlist()
         return web.json_response({"requested": True}, status=202)
+
+    async def _dj(self, request):
+        """The DJ switch and its target: {"on": true|false} and/or {"target": "match|calm|energize|uplift"}."""
+        from aiohttp import web
+
+        from emotion_dj.music.follow import TARGETS
+
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body or set(body) - {"on", "target"} \
+                or ("on" in body and not isinstance(body["on"], bool)) or ("target" in body and body["target"] not in TARGETS):
+            return web.json_response({"error": f'send {{"on": true|false}} and/or {{"target": one of {", ".join(TARGETS)}}}'},
+                                     status=400)
+        self.view.request_dj(body)
+        return web.json_response({"requested": body}, status=202)
 
     async def _report_svg(self, request):
         from aiohttp import web

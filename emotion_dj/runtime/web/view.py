@@ -28,6 +28,7 @@ class LiveView:
         self.state = b"{}"
         self.state_seq = 0
         self._playlist_requests = 0
+        self._dj_command: dict | None = None  # the DJ switch and target from the page, newest wins
         self._closed = False
         self._encoder = threading.Thread(target=self._encode_loop, name="web-jpeg", daemon=True)
         self._encoder.start()
@@ -49,6 +50,18 @@ class LiveView:
     def publish_state(self, state: dict) -> None:
         self.state = json.dumps(state, separators=(",", ":"), allow_nan=False).encode()
         self.state_seq += 1
+
+    def take_dj_command(self) -> dict | None:
+        """The page's newest DJ command ({"on": bool} and/or {"target": name}), once; None when there is none."""
+        if self._dj_command is None:  # the usual case: no lock taken
+            return None
+        with self._lock:
+            command, self._dj_command = self._dj_command, None
+            return command
+
+    def request_dj(self, command: dict) -> None:
+        with self._lock:
+            self._dj_command = {**(self._dj_command or {}), **command}
 
     def take_playlist_request(self) -> bool:
         if not self._playlist_requests:  # the usual case, every loop of the app: no lock taken

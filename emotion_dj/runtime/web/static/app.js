@@ -39,7 +39,29 @@ function show(state) {
   $("music").innerHTML = "";
   $("music").textContent = music.status || "";
   if (link) $("music").insertAdjacentHTML("beforeend", link);
+  showDJ(music.dj);
 }
+
+function showDJ(dj) {
+  // textContent only: titles, artists and reasons come from Spotify and the room, never as HTML
+  const on = Boolean(dj && dj.on);
+  if (document.activeElement !== $("dj")) $("dj").checked = on;
+  if (dj && document.activeElement !== $("dj-target")) $("dj-target").value = dj.target;
+  $("dj-status").textContent = !dj ? "off" : dj.status || (on ? "on" : "off");
+  const now = dj && dj.now_playing;
+  $("dj-now").textContent = now ? `now playing: ${now.title} – ${now.artist} · why: ${now.why}` : "";
+  const next = (dj && dj.up_next) || [];
+  $("dj-next").textContent = next.length ? `up next: ${next.map((t) => `${t.title} – ${t.artist}`).join(", ")}` : "";
+}
+
+async function commandDJ(command) {
+  const answer = await fetch("/api/dj", {method: "POST", headers: {"X-Emotion-DJ": "1", "Content-Type": "application/json"},
+                                         body: JSON.stringify(command)});
+  if (!answer.ok) $("dj-status").textContent = `refused (${answer.status})`;
+}
+
+$("dj").addEventListener("change", () => commandDJ({on: $("dj").checked}));
+$("dj-target").addEventListener("change", () => commandDJ({target: $("dj-target").value}));
 
 const events = new EventSource("/events");
 events.onmessage = (message) => show(JSON.parse(message.data));
