@@ -147,3 +147,20 @@ def test_no_device_is_one_line_retried_every_minute_until_one_appears(stage, tmp
     fake.devices = devices
     run_dj(dj, room, clock, 250)
     assert fake.played and dj.on
+
+
+def test_a_login_that_does_not_happen_turns_the_dj_off_in_one_line_not_a_prompt_loop(stage, tmp_path):
+    fake, clock, spotify = stage
+    spotify.token_cache.unlink()  # nobody logged in, and no browser answers within the login's time
+    spotify = type(spotify)(**{**spotify.__dict__, "login_timeout": 5.0})
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    import webbrowser
+
+    opened = []
+    original, webbrowser.open = webbrowser.open, lambda url: opened.append(url) or True
+    try:
+        run_dj(dj, room, clock, 60)
+    finally:
+        webbrowser.open = original
+    assert dj.on is False and len(opened) == 1 and len(lines) == 1 and lines[0].endswith("the DJ is off (switch it on again once logged in)")

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 PICK_BUDGET = 12  # requests to find one track
 
 
+class LoginFailed(Exception):
+    """The login with the player scopes did not happen (declined, timed out, no browser): the DJ turns off."""
+
+
 @dataclass(frozen=True)
 class DJSettings:
     target: str = "match"  # match | calm | energize | uplift (--dj-target)
@@ -110,10 +114,13 @@ class DJ:
 
     def tick(self, now: float) -> None:
         """One step: read the room, follow it, keep the music going. Every fault is one line and a pause."""
-        if now < self._resume_at:
+        if not self.on or now < self._resume_at:
             return
         try:
             self._step(now)
+        except LoginFailed as error:
+            self.on = False
+            self._report(f"{error}: the DJ is off (switch it on again once logged in)")
         except PremiumRequired:
             self.on = False
             self._report("Spotify Premium is needed to play on a device: the DJ is off (P still makes playlists)")
@@ -175,7 +182,10 @@ class DJ:
     def _connect(self) -> None:
         spotify = self.spotify or SpotifySettings.load()
         client = connect(spotify, scopes=f"{SCOPES} {PLAYER_SCOPES}")
-        client.auth_manager.get_access_token()
+        try:
+            client.auth_manager.get_access_token()  # a login with the player scopes, once
+        except Exception as error:  # noqa: BLE001 - a login that did not happen is not retried every few seconds
+            raise LoginFailed(explain(error)) from None
         self.client, self.player = client, SpotifyPlayer(client, self.settings.device, self.clock, self.sleep)
         self.taste = current_taste(SpotifyLibrary(client, 6), self.store)
 
