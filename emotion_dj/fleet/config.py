@@ -24,6 +24,12 @@ without Ray, so a bad file fails in one line before anything starts.
     room = "bar"
     node = "bar-pi"          # optional: a custom resource of the Ray node that has this camera
     loop = false             # a file or the demo played round (a clip standing in for a camera)
+
+    [[room]]                 # optional: a room's own settings
+    name = "bar"
+    dj = true                # the room's face-weighted mood drives a DJ (docs/DJ.md), on this speaker:
+    device = "Bar speaker"   # a Spotify Connect device's name (default: the active one)
+    target = "match"         # match | calm | energize | uplift
 """
 from __future__ import annotations
 
@@ -85,11 +91,24 @@ class CameraSettings:
 
 
 @dataclass(frozen=True)
+class RoomSettings:
+    name: str
+    dj: bool = False
+    device: str | None = None
+    target: str = "match"
+
+
+@dataclass(frozen=True)
 class FleetConfig:
     path: Path
     model: ModelSettings
     serve: ServeSettings
     cameras: tuple[CameraSettings, ...] = field(default_factory=tuple)
+    room_settings: tuple[RoomSettings, ...] = field(default_factory=tuple)  # only the rooms a [[room]] table names
+
+    @property
+    def dj_rooms(self) -> tuple[RoomSettings, ...]:
+        return tuple(r for r in self.room_settings if r.dj)
 
     @property
     def rooms(self) -> tuple[str, ...]:
@@ -133,8 +152,8 @@ def load_fleet(path: Path) -> FleetConfig:
         raise FleetConfigError(f"cannot read {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise FleetConfigError(f"{path}: not valid TOML ({error})") from None
-    unknown = set(data) - {"model", "serve", "camera_defaults", "camera"}
-    _check(not unknown, path, f"unknown table(s) {', '.join(sorted(unknown))} (known: model, serve, camera_defaults, camera)")
+    unknown = set(data) - {"model", "serve", "camera_defaults", "camera", "room"}
+    _check(not unknown, path, f"unknown table(s) {', '.join(sorted(unknown))} (known: model, serve, camera_defaults, camera, room)")
     model = _typed(ModelSettings, data.get("model", {}), "[model]", path)
     _check(model.engine in ENGINE_NAMES, path, f"[model].engine '{model.engine}': choose from {', '.join(ENGINE_NAMES)}")
     _check(model.precision in PRECISION_CHOICES, path,
@@ -178,7 +197,23 @@ def load_fleet(path: Path) -> FleetConfig:
     names = [camera.name for camera in cameras]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     _check(not duplicates, path, f"camera names must be unique: {', '.join(duplicates)}")
-    return FleetConfig(path, model, serve, tuple(cameras))
+    return FleetConfig(path, model, serve, tuple(cameras), _rooms(data.get("room", []), {c.room for c in cameras}, path))
+
+
+def _rooms(tables, known: set[str], path: Path) -> tuple[RoomSettings, ...]:
+    from emotion_dj.music.follow import TARGETS
+
+    _check(isinstance(tables, list), path, "[[room]] must be an array of tables")
+    rooms = []
+    for number, table in enumerate(tables, 1):
+        _check(isinstance(table, dict), path, f"room {number} must be a table ([[room]])")
+        room = _typed(RoomSettings, table, f"[[room]] {number}", path)
+        _check(room.name in known, path, f"[[room]] {number}: no camera is in room '{room.name}' (rooms: {', '.join(sorted(known))})")
+        _check(room.target in TARGETS, path, f"room {room.name}: target '{room.target}': choose from {', '.join(TARGETS)}")
+        rooms.append(room)
+    names = [r.name for r in rooms]
+    _check(len(set(names)) == len(names), path, "each room may have one [[room]] table")
+    return tuple(rooms)
 
 
 def _relative(text: str, config_path: Path) -> Path:

@@ -99,6 +99,14 @@ def skip_usage_reporter() -> None:
     services.start_api_server = start_api_server
 
 
+def room_point_of(mood: dict | None):
+    """A room's mood (Rooms.mood) -> its point on the mood plane; None when nobody is in view."""
+    from emotion_dj.music.plane import MoodPoint
+
+    point = (mood or {}).get("point")
+    return MoodPoint(point["valence"], point["arousal"]) if point and mood.get("faces") else None
+
+
 def no_cluster(address: str, reason) -> UserError:
     return UserError(f"no Ray cluster answers at {address} ({reason}): start one (ray start --head) or leave out "
                      "--address and $RAY_ADDRESS for a local Ray")
@@ -111,6 +119,7 @@ class Fleet:
         self.address, self.verbose = address, verbose
         self.cameras = {c.name: CameraRun(c) for c in config.cameras}
         self.model = self.rooms = None
+        self.djs: dict = {}  # room -> its DJ (music/dj.py), for the rooms that have one
         self.model_description = ""
         self.started = 0.0
         # the HTTP ingress on a network address needs a token: EMOTION_DJ_FLEET_TOKEN, or a random one (printed)
@@ -162,7 +171,20 @@ class Fleet:
             self.events_dir.mkdir(parents=True, exist_ok=True)
         for run in self.cameras.values():
             self._launch(run, resume=False)
+        self._start_djs()
         return self
+
+    def _start_djs(self) -> None:
+        """A DJ per room that asks for one ([[room]] dj = true), in this process, all with the one store."""
+        from emotion_dj.music.dj import DJ, DJSettings
+        from emotion_dj.music.store import MusicStore
+
+        store = MusicStore()
+        for room in self.config.dj_rooms:
+            def room_point(name=room.name):
+                return room_point_of(ray.get(self.rooms.mood.remote(name), timeout=10))
+            self.djs[room.name] = DJ(room_point, settings=DJSettings(target=room.target, device=room.device), store=store,
+                                     say=lambda line, name=room.name: say(f"room {name} DJ: {line}")).start()
 
     @property
     def url(self) -> str:
@@ -234,6 +256,8 @@ class Fleet:
     # -- stop ------------------------------------------------------------------------------------
     def stop(self) -> None:
         """Ask every running camera to stop, and give them STOP_GRACE_S to flush their events and report."""
+        for dj in self.djs.values():
+            dj.stop(timeout=1.0)  # a request in flight is abandoned, not waited for
         running = [run for run in self.cameras.values() if not run.done]
         for run in running:
             run.actor.stop.remote()
@@ -275,7 +299,8 @@ class Fleet:
                           "batch_wait_ms": m.batch_wait_ms, "device": m.device},
                 "faces_scored": faces, "frames_processed": sum(c["frames_processed"] for c in cameras.values()),
                 "dropped_frames": sum(c["dropped_inference"] for c in cameras.values()),
-                "restarts": sum(c["restarts"] for c in cameras.values())}
+                "restarts": sum(c["restarts"] for c in cameras.values()),
+                "djs": {name: dj.state for name, dj in self.djs.items()}}
 
     def room_histories(self) -> dict[str, list]:
         return {room: ray.get(self.rooms.room_history.remote(room), timeout=10) for room in self.config.rooms}

@@ -64,4 +64,6 @@ def format_summary(summary: dict) -> str:
     for name, room in summary["rooms"].items():
         mood = f"{room['emotion']} {room['confidence'] * 100:.0f}% -> '{room['title']}'" if room["emotion"] else "no faces"
         lines.append(f"  room {name}: {room['faces']} face(s) from {', '.join(room['cameras']) or 'no camera'}: {mood}")
+    for name, dj in summary.get("djs", {}).items():
+        lines.append(f"  room {name} DJ ({dj['target']}): {dj['status']}")
     return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""A fleet room with a DJ: the room's face-weighted mood drives it, on the fleet's one store."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from emotion_dj.fleet.config import FleetConfigError, load_fleet
+from tests import processes
+from tests.conftest import ROOT
+from tests.fake_catalog import Catalog
+from tests.fake_spotify import FakeSpotify
+from tests.test_music import free_port, settings_for
+
+ROOMED = '[serve]\nport = {port}\n\n[[camera]]\nname = "door"\nsource = "demo"\nroom = "hall"\nloop = true\n\n{rooms}'
+
+
+def test_a_room_table_is_checked_before_anything_starts(tmp_path):
+    path = tmp_path / "fleet.toml"
+    path.write_text(ROOMED.format(port=8008, rooms='[[room]]\nname = "hall"\ndj = true\ndevice = "Hall speaker"\n'))
+    (room,) = load_fleet(path).dj_rooms
+    assert (room.name, room.dj, room.device, room.target) == ("hall", True, "Hall speaker", "match")
+    for rooms, message in (('[[room]]\nname = "attic"\ndj = true\n', "no camera is in room 'attic'"),
+                           ('[[room]]\nname = "hall"\ntarget = "party"\n', "target 'party': choose from match"),
+                           ('[[room]]\nname = "hall"\ndj = "yes"\n', "dj must be bool"),
+                           ('[[room]]\nname = "hall"\n\n[[room]]\nname = "hall"\n', "one [[room]] table")):
+        path.write_text(ROOMED.format(port=8008, rooms=rooms))
+        with pytest.raises(FleetConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            load_fleet(path)
+
+
+@pytest.mark.timeout(400)
+def test_a_fleet_room_with_a_dj_plays_by_itself(tmp_path):
+    pytest.importorskip("ray.serve")
+    fake = FakeSpotify()
+    fake.catalog, fake.track_seconds = Catalog(seed=7), 8.0
+    fake.start()
+    settings = settings_for(fake, tmp_path)
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text('[model]\nengine = "onnx"\ndevice = "cpu"\nthreads = 1\n\n'
+                     + ROOMED.format(port=free_port(), rooms='[[room]]\nname = "hall"\ndj = true\n'))
+    env = {**os.environ, "SPOTIPY_CLIENT_ID": "test-client", "SPOTIFY_API_URL": settings.api_url,
+           "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_TOKEN_CACHE": str(settings.token_cache)}
+    try:
+        run = processes.start([sys.executable, "-m", "emotion_dj", "fleet", str(fleet)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Budget: Ray's start (~12 s here, a minute on two busy cores), the room's first moods, the DJ's first track.
+        deadline = time.monotonic() + 240
+        while not fake.played and time.monotonic() < deadline:
+            assert run.poll() is None, run.communicate()[1][-3000:]
+            time.sleep(0.5)
+        assert fake.played, "the room's DJ did not start playback"
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=120)
+    finally:
+        fake.stop()
+    assert run.returncode == 0, err[-3000:]
+    assert "room hall DJ (match): DJ: " in out and "room hall DJ: playing" in out
+    assert fake.player_writes[0][1] == "/v1/me/player/play"
