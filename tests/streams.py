@@ -13,12 +13,16 @@ from emotion_dj.runtime.sources.demo import DemoSource
 
 
 class MjpegServer:
-    """multipart/x-mixed-replace JPEG frames of the demo scene at `fps`; after `frames` frames it stalls (keeps the
-    connection open, sends nothing) for at most `stall` seconds. Every connection starts again from frame 0."""
+    """multipart/x-mixed-replace JPEG frames (of the demo scene, or `jpegs`) at `fps`; after `frames` frames it
+    stalls (keeps the connection open, sends nothing) for at most `stall` seconds. Every connection starts again
+    from frame 0."""
 
-    def __init__(self, frames: int = 10_000, fps: float = 30.0, stall: float = 30.0):
-        demo = DemoSource(frames=30)
-        self.jpegs = [cv2.imencode(".jpg", demo.read())[1].tobytes() for _ in range(30)]
+    def __init__(self, frames: int = 10_000, fps: float = 30.0, stall: float = 30.0, jpegs: list[bytes] | None = None):
+        if jpegs is None:
+            demo = DemoSource(frames=30)
+            jpegs = [cv2.imencode(".jpg", demo.read())[1].tobytes() for _ in range(30)]
+        self.jpegs = jpegs  # frame i of a connection is jpegs[i % len(jpegs)]
+        self.started_at: float | None = None  # time.monotonic() when the first connection began
         self.frames, self.fps, self.stall = frames, fps, stall
         self.connections = 0
         self._stop = threading.Event()
@@ -30,6 +34,7 @@ class MjpegServer:
 
             def do_GET(self):
                 server.connections += 1
+                server.started_at = server.started_at or time.monotonic()
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()

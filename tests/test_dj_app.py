@@ -92,3 +92,72 @@ def test_a_spotify_that_never_answers_costs_the_frame_loop_nothing(tmp_path, mon
     # 90 frames at the source's 30 FPS are 3 s; the DJ's hung request (30 s) is abandoned at exit after 1 s
     assert took < 3 + 1 + 3, f"the run took {took:.1f} s"
     assert app.dj.playing is None  # nothing ever answered: nothing is playing, and nothing waited for it
+
+
+def chosen_faces(fer_dir, label: str, count: int, processor) -> list:
+    """FER2013 test faces of `label` placed in frames, kept where the live pipeline reads them as `label`."""
+    import cv2
+
+    from emotion_dj.runtime.frames import Frame
+    from emotion_dj.train.placed_faces import Placement, render
+
+    kept = []
+    for path in sorted((fer_dir / "test" / label).glob("*.jpg")):
+        face = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        frame, _ = render(face, Placement(220, 210, 120, 0, 120, 1.0, 0))
+        result = processor.process(Frame(0, 0.0, frame))
+        classes = processor.engine.info.classes
+        if len(result.faces) == 1 and classes[int(result.faces[0].probs.argmax())] == label \
+                and float(result.faces[0].probs.max()) > 0.8:
+            kept.append(cv2.imencode(".jpg", frame)[1].tobytes())
+        if len(kept) == count:
+            return kept
+    raise AssertionError(f"fewer than {count} {label} faces read as {label}")
+
+
+def test_live_a_room_that_turns_from_happy_to_sad_gets_sadder_music(tmp_path, fer_dir):
+    """The headline run: a paced camera stream whose face turns from happy to sad half-way, and --dj against the
+    stand-in with short tracks (a 4 s hold instead of 20, and mood-only phrases so the listener's pleasant genres do
+    not blur the contrast). Playback starts by itself, the tracks that begin after the change are sadder, the
+    player gets at most one write every few seconds, and SIGTERM ends it within 5 s."""
+    from emotion_dj.runtime.detectors import create_detector
+    from emotion_dj.runtime.engines import create_engine
+    from emotion_dj.runtime.processor import FrameProcessor
+
+    processor = FrameProcessor(create_detector("yunet"), create_engine("onnx", "auto", "cpu"), mirror_alternate=False)
+    happy, sad = chosen_faces(fer_dir, "happy", 3, processor), chosen_faces(fer_dir, "sad", 3, processor)
+    fps, happy_s = 30, 30
+    # each face held for 2 s, the happy ones for the first 30 s, then the sad ones
+    frames = [happy[(i // (2 * fps)) % 3] for i in range(happy_s * fps)] + [sad[(i // (2 * fps)) % 3] for i in range(300 * fps)]
+    fake = FakeSpotify()
+    fake.catalog, fake.track_seconds = Catalog(seed=7), 8.0
+    fake.start()
+    settings = settings_for(fake, tmp_path)
+    env = {**os.environ, "SPOTIPY_CLIENT_ID": "test-client", "SPOTIFY_API_URL": settings.api_url,
+           "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_TOKEN_CACHE": str(settings.token_cache),
+           "EMOTION_DJ_DATA": str(tmp_path / "data"), "EMOTION_DJ_DJ_HOLD": "4", "EMOTION_DJ_DISCOVERY": "1"}
+    try:
+        with MjpegServer(frames=len(frames), fps=fps, jpegs=frames) as stream:
+            app = processes.start([sys.executable, "-m", "emotion_dj", "--source", stream.url, "--headless", "--dj"],
+                                  cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: stream.started_at, 120, "the app reading the stream")
+            change = stream.started_at + happy_s
+            # the change, the smoothing (~5 s) and the hold (4 s), then three 8 s tracks of the new direction
+            wait_for(lambda: time.monotonic() > change + 10 + 3 * fake.track_seconds, 200, "the sad half")
+            assert app.poll() is None, app.communicate()[1][-2000:]
+            asked = time.monotonic()
+            app.send_signal(signal.SIGTERM)
+            out, err = app.communicate(timeout=30)
+            took = time.monotonic() - asked
+    finally:
+        fake.stop()
+    assert app.returncode == 0 and took < 5, (app.returncode, took, err[-2000:])
+    assert fake.player_writes and fake.player_writes[0][1] == "/v1/me/player/play"  # it started by itself
+    valence = [(when, fake.catalog.by_uri[uri].valence) for when, uri in fake.played]
+    before = [v for when, v in valence if when < change]
+    after = [v for when, v in valence if when > change + 10]
+    assert len(before) >= 2 and len(after) >= 2, valence
+    assert sum(after) / len(after) < sum(before) / len(before) - 0.4, (before, after)
+    gaps = [b - a for (a, _), (b, _) in zip(fake.player_writes, fake.player_writes[1:])]
+    assert min(gaps) >= 2.9, gaps
+    assert "turned sad" in err
