@@ -14,17 +14,30 @@ from tests.conftest import ROOT
 from tests.fake_catalog import Catalog
 from tests.fake_spotify import FakeSpotify
 from tests.streams import MjpegServer, SilentListener
+from tests.test_fleet import wait_for
 from tests.test_music import free_port, settings_for
 
 
-def wait_for(condition, budget: float, what: str):
-    deadline = time.monotonic() + budget
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {budget:g} s")
+def start_dj_app(source: str, fake: FakeSpotify, tmp_path, *args: str, **env: str):
+    """`emotion-dj --source SOURCE --headless --dj ARGS` logged in to the stand-in, with a store of its own."""
+    settings = settings_for(fake, tmp_path)
+    env = {**os.environ, "SPOTIPY_CLIENT_ID": "test-client", "SPOTIFY_API_URL": settings.api_url,
+           "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_TOKEN_CACHE": str(settings.token_cache),
+           "EMOTION_DJ_DATA": str(tmp_path / "data"), "BROWSER": "true", **env}
+    return processes.start([sys.executable, "-m", "emotion_dj", "--source", source, "--headless", "--dj", *args], cwd=ROOT,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def sigterm(app) -> tuple[str, str, float]:
+    """SIGTERM, as systemctl stop sends it: (stdout, stderr, seconds to exit)."""
+    asked = time.monotonic()
+    app.send_signal(signal.SIGTERM)
+    out, err = app.communicate(timeout=30)
+    return out, err, time.monotonic() - asked
+
+
+def write_gaps(fake: FakeSpotify) -> list[float]:
+    return [b - a for (a, _), (b, _) in zip(fake.player_writes, fake.player_writes[1:])]
 
 
 def test_the_app_with_dj_plays_by_itself_shows_why_and_stops_on_sigterm(tmp_path):
@@ -32,16 +45,10 @@ def test_the_app_with_dj_plays_by_itself_shows_why_and_stops_on_sigterm(tmp_path
     fake.catalog = Catalog(seed=7)
     fake.track_seconds = 6.0
     fake.start()
-    settings = settings_for(fake, tmp_path)
     port = free_port()
-    env = {**os.environ, "SPOTIPY_CLIENT_ID": "test-client", "SPOTIFY_API_URL": settings.api_url,
-           "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_TOKEN_CACHE": str(settings.token_cache),
-           "EMOTION_DJ_DATA": str(tmp_path / "data"), "BROWSER": "true"}
     try:
         with MjpegServer(frames=100_000) as stream:
-            app = processes.start([sys.executable, "-m", "emotion_dj", "--source", stream.url, "--headless", "--dj",
-                                   "--serve", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+            app = start_dj_app(stream.url, fake, tmp_path, "--serve", f"127.0.0.1:{port}")
 
             def dj_state():
                 try:
@@ -56,12 +63,8 @@ def test_the_app_with_dj_plays_by_itself_shows_why_and_stops_on_sigterm(tmp_path
             assert state["on"] and state["target"] == "match" and state["room"]["mood"]
             assert "found by '" in state["now_playing"]["why"] and state["now_playing"]["title"]
             wait_for(lambda: len(fake.played) >= 3, 60, "two more tracks begun from the queue the DJ keeps")
-            gaps = [b - a for (a, _), (b, _) in zip(fake.player_writes, fake.player_writes[1:])]
-            assert min(gaps) >= 2.9, gaps  # at most one write every few seconds
-            asked = time.monotonic()
-            app.send_signal(signal.SIGTERM)
-            out, err = app.communicate(timeout=30)
-            took = time.monotonic() - asked
+            assert min(write_gaps(fake)) >= 2.9, write_gaps(fake)  # at most one write every few seconds
+            out, err, took = sigterm(app)
     finally:
         fake.stop()
     assert app.returncode == 0, err[-2000:]
@@ -132,23 +135,15 @@ def test_live_a_room_that_turns_from_happy_to_sad_gets_sadder_music(tmp_path, fe
     fake = FakeSpotify()
     fake.catalog, fake.track_seconds = Catalog(seed=7), 8.0
     fake.start()
-    settings = settings_for(fake, tmp_path)
-    env = {**os.environ, "SPOTIPY_CLIENT_ID": "test-client", "SPOTIFY_API_URL": settings.api_url,
-           "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_TOKEN_CACHE": str(settings.token_cache),
-           "EMOTION_DJ_DATA": str(tmp_path / "data"), "EMOTION_DJ_DJ_HOLD": "4", "EMOTION_DJ_DISCOVERY": "1"}
     try:
         with MjpegServer(frames=len(frames), fps=fps, jpegs=frames) as stream:
-            app = processes.start([sys.executable, "-m", "emotion_dj", "--source", stream.url, "--headless", "--dj"],
-                                  cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            app = start_dj_app(stream.url, fake, tmp_path, EMOTION_DJ_DJ_HOLD="4", EMOTION_DJ_DISCOVERY="1")
             wait_for(lambda: stream.started_at, 120, "the app reading the stream")
             change = stream.started_at + happy_s
             # the change, the smoothing (~5 s) and the hold (4 s), then three 8 s tracks of the new direction
             wait_for(lambda: time.monotonic() > change + 10 + 3 * fake.track_seconds, 200, "the sad half")
             assert app.poll() is None, app.communicate()[1][-2000:]
-            asked = time.monotonic()
-            app.send_signal(signal.SIGTERM)
-            out, err = app.communicate(timeout=30)
-            took = time.monotonic() - asked
+            out, err, took = sigterm(app)
     finally:
         fake.stop()
     assert app.returncode == 0 and took < 5, (app.returncode, took, err[-2000:])
@@ -158,6 +153,5 @@ def test_live_a_room_that_turns_from_happy_to_sad_gets_sadder_music(tmp_path, fe
     after = [v for when, v in valence if when > change + 10]
     assert len(before) >= 2 and len(after) >= 2, valence
     assert sum(after) / len(after) < sum(before) / len(before) - 0.4, (before, after)
-    gaps = [b - a for (a, _), (b, _) in zip(fake.player_writes, fake.player_writes[1:])]
-    assert min(gaps) >= 2.9, gaps
+    assert min(write_gaps(fake)) >= 2.9, write_gaps(fake)
     assert "turned sad" in err
