@@ -164,3 +164,17 @@ def test_a_login_that_does_not_happen_turns_the_dj_off_in_one_line_not_a_prompt_
     finally:
         webbrowser.open = original
     assert dj.on is False and len(opened) == 1 and len(lines) == 1 and lines[0].endswith("the DJ is off (switch it on again once logged in)")
+
+
+def test_a_device_that_vanishes_is_found_again_and_the_music_goes_on(stage, tmp_path):
+    fake, clock, spotify = stage
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 60)
+    assert fake.played
+    # the speaker restarts: Spotify gives it a new device id, and the old one answers 404
+    fake.devices = [{"id": "dev-after-restart", "name": "Living Room", "type": "Speaker", "is_active": True}]
+    writes = len(fake.player_writes)
+    run_dj(dj, room, clock, 300)
+    assert len(fake.player_writes) > writes and dj.on  # it looked the device up again and kept queueing
+    assert sum("not available" in line or "no active" in line for line in lines) <= 1
