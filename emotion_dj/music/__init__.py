@@ -1,1 +1,2 @@
-"""Music: the mood a face shows -> a Spotify playlist (or, without credentials, Spotify's web search)."""
+"""Music, beside the frame path: the room's mood as a point, the listener's taste, playlists, the store, the DJ
+(docs/MUSIC.md, docs/DJ.md). Depends on emotion_dj.core only."""
