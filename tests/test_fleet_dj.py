@@ -31,7 +31,7 @@ def test_a_room_table_is_checked_before_anything_starts(tmp_path):
             load_fleet(path)
 
 
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(590)
 def test_a_fleet_room_with_a_dj_plays_by_itself(tmp_path):
     pytest.importorskip("ray.serve")
     fake = FakeSpotify()
@@ -46,8 +46,9 @@ def test_a_fleet_room_with_a_dj_plays_by_itself(tmp_path):
     try:
         run = processes.start([sys.executable, "-m", "emotion_dj", "fleet", str(fleet)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Budget: Ray's start (~12 s here, a minute on two busy cores), the room's first moods, the DJ's first track.
-        deadline = time.monotonic() + 240
+        # Budget: Ray's start (~12 s here, over 3 minutes with two busy loops on the two cores), the room's first moods,
+        # the DJ's first track; the stop's 120 s come after, within the test's 590.
+        deadline = time.monotonic() + 420
         while not fake.played and time.monotonic() < deadline:
             assert run.poll() is None, run.communicate()[1][-3000:]
             time.sleep(0.5)
