@@ -21,7 +21,7 @@ class MjpegServer:
         if jpegs is None:
             demo = DemoSource(frames=30)
             jpegs = [cv2.imencode(".jpg", demo.read())[1].tobytes() for _ in range(30)]
-        self.jpegs = jpegs  # frame i of a connection is jpegs[i % len(jpegs)]
+        self.jpegs = jpegs  # frame i of a connection is jpegs[i % len(jpegs)]; a test may replace its items live
         self.started_at: float | None = None  # time.monotonic() when the first connection began
         self.frames, self.fps, self.stall = frames, fps, stall
         self.connections = 0
