@@ -64,10 +64,6 @@ class Playing:
     seen: list = field(default_factory=list)  # the room's points over the first minute
 
 
-def region_words(point: MoodPoint) -> str:
-    return nearest_class(point)
-
-
 class DJ:
     def __init__(self, room: Callable[[], MoodPoint | None], spotify: SpotifySettings | None = None,
                  settings: DJSettings | None = None, store: MusicStore | None = None, rng: random.Random | None = None,

@@ -17,7 +17,6 @@ from emotion_dj.music.store import DAY, MusicStore
 
 log = logging.getLogger(__name__)
 REFRESH_AFTER = DAY
-REQUESTS = 5  # what a refresh costs: top artists x2, top tracks x2, recent plays
 # How much each source says about taste: this month's favourites most, then the half year, then the last plays.
 SOURCES = (("top_artists", "short_term", 1.0), ("top_artists", "medium_term", 0.7),
            ("top_tracks", "short_term", 0.6), ("top_tracks", "medium_term", 0.4), ("recent_tracks", None, 0.3))
