@@ -157,7 +157,7 @@ class MusicStore:
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {check}")
-            db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(db)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} was written by a newer Emotion DJ (schema {version}, this one knows "
@@ -177,6 +177,24 @@ class MusicStore:
                 except BaseException:
                     db.execute("ROLLBACK")
                     raise
+
+    @staticmethod
+    def _use_wal(db: sqlite3.Connection) -> None:
+        """Switch a new file to WAL (the mode then sticks to the file), retrying while another process switches it.
+
+        The switch reads the header, then upgrades to a write lock; when two processes do that at the same moment,
+        SQLite answers one of them "database is locked" at once, without the busy timeout, to avoid a deadlock.
+        Seen in CI when an app and a fleet opened a new store together.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
 
     def _move_aside(self, error: Exception) -> None:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
