@@ -16,6 +16,9 @@ import numpy as np
 from emotion_dj.core.cli import say
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.outputs import Output, guard_outputs
+from emotion_dj.home.bridge import MqttBridge
+from emotion_dj.home.discovery import HomeDevice, device_states
+from emotion_dj.home.settings import MqttSettings
 from emotion_dj.music.dj import DJ, DJSettings
 from emotion_dj.music.follow import FollowSettings
 from emotion_dj.music.mood import MoodSnapshot, snapshot
@@ -75,6 +78,7 @@ class RunConfig:
     dj: bool = False  # play by itself on a Spotify Connect device (music/dj.py)
     dj_target: str = "match"  # match | calm | energize | uplift
     dj_device: str | None = None  # the device's name; None: the active one
+    mqtt: str | None = None  # mqtt[s]://[user@]host[:port]: Home Assistant over MQTT (home/)
 
 
 @dataclass
@@ -87,6 +91,7 @@ class AppParts:
     events: EventLog | None
     make_playlist: Callable[[MoodSnapshot, Callable[[str], None]], Outcome]  # (room mood, say a line to the HUD) -> outcome
     web: WebServer | None = None
+    home: MqttBridge | None = None
 
 
 def refuse_overwriting_inputs(config: RunConfig) -> None:
@@ -138,7 +143,14 @@ def build_parts(config: RunConfig) -> AppParts:
     engine.warmup()
     recorder = Recorder(config.record, source.fps) if config.record else None
     events = EventLog(config.events, engine.info.classes) if config.events else None
-    return AppParts(engine, detector, source, window, recorder, events, LazyPlaylistService(config), web)
+    home = start_home(config.mqtt) if config.mqtt else None  # last: it dials in the background and must be stopped
+    return AppParts(engine, detector, source, window, recorder, events, LazyPlaylistService(config), web, home)
+
+
+def start_home(url: str) -> MqttBridge:
+    """The app as one Home Assistant device; the broker is dialled in the background (never waited for)."""
+    settings = MqttSettings.from_url(url)
+    return MqttBridge(settings, [HomeDevice(settings.device_id, f"Emotion DJ {settings.device_id}")]).start()
 
 
 def start_web(config: RunConfig) -> WebServer:
@@ -161,6 +173,9 @@ class App:
         self.config, self.stop = config, stop
         self.window, self.recorder, self.events, self.web = parts.window, parts.recorder, parts.events, parts.web
         self.classes = parts.engine.info.classes
+        self.home = parts.home
+        self._home_sum = np.zeros(len(self.classes))  # the faces' moods for Home Assistant (made once)
+        self._home_at = 0.0
         self.renderer = Renderer(self.classes)
         self.draw = config.draw if config.draw is not None else bool(self.window or self.recorder)
         pace = config.pace if config.pace is not None else self.window is not None
@@ -272,6 +287,8 @@ class App:
                 self.events.flush_if_due()
             if self.web:
                 self._serve_tick()
+            if self.home:
+                self._home_tick()
             if self.window:
                 key = self.window.poll_key()
                 if key is not None and not self.on_key(key):
@@ -301,6 +318,8 @@ class App:
         self.music.join(timeout=0.5)  # a request in flight is abandoned, not waited for
         if self.dj:
             self.dj.stop(timeout=1.0)  # the same: a hung request never holds the exit
+        if self.home:
+            self.home.stop(timeout=1.0)  # says offline; a silent broker never holds the exit
         summary = self.pipeline.summary()
         summary.frames_rendered = self.rendered
         summary.threads_joined = joined
@@ -339,6 +358,29 @@ class App:
                  "dj": self.dj.state if self.dj else None}
         self.web.view.publish_state(live_state(self.classes, self._last_result, self.processor.main_face(),
                                                self._timeline, self.pipeline.summary(), music))
+
+    def _home_tick(self) -> None:
+        """Home Assistant's side of the loop: its controls (exactly P and the page's DJ switch), and the states a few
+        times a second (the bridge sends only what changed, from its own thread)."""
+        for _, command in self.home.take_commands():
+            if command.get("playlist"):
+                self.snapshot_mood()
+            else:
+                self.command_dj(command)
+        now = time.perf_counter()
+        if now - self._home_at < STATE_INTERVAL:
+            return
+        self._home_at = now
+        faces = self.processor.moods_into(self._home_sum)
+        room = point_of(self.classes, self._home_sum / faces) if faces else None
+        main = self.processor.main_face()
+        if main is not None:
+            snap = snapshot(self.classes, main[1], main[0])
+            main = (snap.mood.emotion, snap.confidence, snap.probs)
+        last = self.music.last
+        playlist = (None if last is None else last.url, None if last is None else last.ok, self.music.status or self.status)
+        dj = self.dj.state if self.dj else {"on": False, "target": self.config.dj_target}
+        self.home.offer(self.home.settings.device_id, device_states(room, faces, main, self.pipeline.summary().fps, dj, playlist))
 
     def command_dj(self, command: dict) -> None:
         """The page's DJ switch and target (checked by the server). The first 'on' of an app started without --dj

@@ -19,6 +19,7 @@ from emotion_dj.core.cli import (
     say,
     setup_logging,
 )
+from emotion_dj.core.errors import UserError
 from emotion_dj.music.follow import TARGETS
 from emotion_dj.runtime.detectors import DETECTOR_NAMES
 from emotion_dj.runtime.engines import DEVICES, ENGINE_NAMES, PRECISION_CHOICES
@@ -111,8 +112,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="match the room, or meet it and take it toward calm, energy or uplift [$EMOTION_DJ_DJ_TARGET]")
     p.add_argument("--dj-device", default=env("EMOTION_DJ_DJ_DEVICE"), metavar="NAME",
                    help="the Spotify Connect device to play on (default: the active one) [$EMOTION_DJ_DJ_DEVICE]")
+    p.add_argument("--mqtt", default=env("EMOTION_DJ_MQTT"), metavar="mqtt[s]://[user@]host[:port]",
+                   help="publish the room's mood and the DJ to Home Assistant over MQTT, with discovery and controls "
+                        "(password: $EMOTION_DJ_MQTT_PASSWORD or $EMOTION_DJ_MQTT_PASSWORD_FILE; docs/HOME_ASSISTANT.md) "
+                        "[$EMOTION_DJ_MQTT]")
     p.add_argument("--verbose", action="store_true", help="log what happens (and show tracebacks)")
     return p
+
+
+def check_mqtt(url: str) -> str | None:
+    """Why --mqtt cannot work (a bad URL or setting, no paho-mqtt), before anything slow; None when it can."""
+    import importlib.util
+
+    from emotion_dj.home.settings import MqttSettings
+
+    try:
+        MqttSettings.from_url(url)
+    except UserError as error:
+        return str(error)
+    if importlib.util.find_spec("paho") is None:
+        return '--mqtt needs paho-mqtt: pip install "emotion-dj[home]"'
+    return None
 
 
 def quiet_opencv(verbose: bool) -> None:
@@ -135,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                        playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open,
                        mirror_alternate=not args.no_mirror_alternate, serve=args.serve, serve_fps=args.serve_fps,
                        serve_token=env("EMOTION_DJ_SERVE_TOKEN"), dj=args.dj, dj_target=args.dj_target,
-                       dj_device=args.dj_device)
+                       dj_device=args.dj_device, mqtt=args.mqtt)
     summary = App(config, build_parts(config)).run()
     # Every output is written before anything is printed: a reader that has gone (a closed pipe) loses nothing.
     if args.summary_json:
@@ -173,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             FollowSettings.from_env()  # checked here, before anything slow, like every other setting
         except MusicError as error:
             parser.error(str(error))
+    if args.mqtt and (problem := check_mqtt(args.mqtt)):
+        parser.error(problem)
     setup_logging(args.verbose)
     quiet_opencv(args.verbose)
     if STOP.is_set():
