@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=number(int, 0, None), default=0, help="stop each camera after N frames (0: until its source ends)")
     p.add_argument("--events-dir", type=Path, help="write CAMERA.jsonl per camera (the single app's events) and a room report per room here")
     p.add_argument("--summary-json", type=Path, help="write the fleet's summary (per camera, per room) as JSON here")
+    p.add_argument("--mqtt", default=os.environ.get("EMOTION_DJ_MQTT"), metavar="mqtt[s]://[user@]host[:port]",
+                   help="each room as a Home Assistant device over MQTT: its mood, faces, playlist button and DJ controls "
+                        "(docs/HOME_ASSISTANT.md) [$EMOTION_DJ_MQTT]")
     p.add_argument("--verbose", action="store_true", help="log what happens, Ray's own logs included")
     return p
 
@@ -131,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
         args.events_dir.mkdir(parents=True, exist_ok=True)
     guard_outputs({"fleet file": args.fleet, **{f"camera {c.name}": c.source for c in config.cameras}}, outputs)
     port_free(config.serve.host, config.serve.port)
+    if args.mqtt:
+        from emotion_dj.runtime.cli import check_mqtt
+
+        if problem := check_mqtt(args.mqtt):
+            raise UserError(problem)
     if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.serve") is None:
         raise UserError('the fleet needs Ray Serve: pip install "emotion-dj[fleet]"')
     if STOP.is_set():
@@ -140,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from emotion_dj.fleet.runner import Fleet
     from emotion_dj.fleet.summary import format_summary
 
-    fleet = Fleet(config, args.events_dir, args.max_frames, args.address, args.verbose)
+    fleet = Fleet(config, args.events_dir, args.max_frames, args.address, args.verbose, mqtt=args.mqtt)
     try:
         fleet.start()
         say(f"Emotion DJ fleet: {len(config.cameras)} camera(s) in {len(config.rooms)} room(s); rooms at {fleet.url}/rooms"

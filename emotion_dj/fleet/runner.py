@@ -40,6 +40,7 @@ from emotion_dj.runtime.web.server import is_loopback
 
 log = logging.getLogger(__name__)
 NAMESPACE = "emotion_dj"
+HOME_INTERVAL = 0.5  # seconds between the rooms' states to Home Assistant (only the changes are sent)
 STOP_GRACE_S = 8.0  # how long cameras get to score what is in flight and flush their events when the fleet stops
 
 
@@ -114,8 +115,11 @@ def no_cluster(address: str, reason) -> UserError:
 
 class Fleet:
     def __init__(self, config: FleetConfig, events_dir: Path | None = None, max_frames: int = 0,
-                 address: str | None = None, verbose: bool = False):
+                 address: str | None = None, verbose: bool = False, mqtt: str | None = None):
         self.config, self.events_dir, self.max_frames = config, events_dir, max_frames
+        self.mqtt = mqtt  # mqtt[s]://[user@]host[:port]: each room a Home Assistant device (fleet/home.py)
+        self.home = None
+        self._home_at = 0.0
         self.address, self.verbose = address, verbose
         self.cameras = {c.name: CameraRun(c) for c in config.cameras}
         self.model = self.rooms = None
@@ -172,6 +176,12 @@ class Fleet:
         for run in self.cameras.values():
             self._launch(run, resume=False)
         self._start_djs()
+        if self.mqtt:
+            from emotion_dj.fleet.home import FleetHome
+            from emotion_dj.home.settings import MqttSettings
+
+            self.home = FleetHome(MqttSettings.from_url(self.mqtt), list(self.config.rooms), self.djs,
+                                  say=lambda line: say(f"MQTT: {line}")).start()
         return self
 
     def _start_djs(self) -> None:
@@ -213,7 +223,19 @@ class Fleet:
             ready, _ = ray.wait(pending, num_returns=1, timeout=poll_s)
             for future in ready:
                 self._collect(next(run for run in self.cameras.values() if run.future == future))
+            self._home_tick()
         return stop.reason
+
+    def _home_tick(self) -> None:
+        """The rooms' states to Home Assistant twice a second, and its controls' commands."""
+        if self.home is None or time.monotonic() - self._home_at < HOME_INTERVAL:
+            return
+        self._home_at = time.monotonic()
+        try:
+            moods = ray.get(self.rooms.all.remote(), timeout=5)
+        except (ray.exceptions.RayError, TimeoutError):
+            return  # the next tick tries again; the cameras are watched meanwhile
+        self.home.tick(moods)
 
     def _collect(self, run: CameraRun) -> None:
         """A camera's run has ended: keep its summary, and restart it if it failed and may be restarted."""
@@ -256,6 +278,8 @@ class Fleet:
     # -- stop ------------------------------------------------------------------------------------
     def stop(self) -> None:
         """Ask every running camera to stop, and give them STOP_GRACE_S to flush their events and report."""
+        if self.home is not None:
+            self.home.stop()  # says offline to Home Assistant; a silent broker never holds the stop
         for dj in self.djs.values():
             dj.stop(timeout=1.0)  # a request in flight is abandoned, not waited for
         running = [run for run in self.cameras.values() if not run.done]
