@@ -237,15 +237,16 @@ def test_a_broker_that_never_answers_holds_nothing_and_is_dialled_again(tmp_path
 
 
 # -- the app ----------------------------------------------------------------------------------------------------
-def start_app(source: str, broker_port: int, tmp_path, fake: FakeSpotify | None = None, *args: str, **env: str):
-    """`emotion-dj --source SOURCE --headless --mqtt mqtt://127.0.0.1:PORT ARGS`, logged in to the stand-in if given."""
+def start_app(source: str, broker_port: int, tmp_path, fake: FakeSpotify | None = None, *args: str, user: str = "", **env: str):
+    """`emotion-dj --source SOURCE --headless --mqtt mqtt://[USER@]127.0.0.1:PORT ARGS`, logged in to the stand-in if
+    given."""
     extra = {"EMOTION_DJ_MQTT_ID": "box", "EMOTION_DJ_DATA": str(tmp_path / "data"), "BROWSER": "true"}
     if fake is not None:
         settings = settings_for(fake, tmp_path)
         extra.update(SPOTIPY_CLIENT_ID="test-client", SPOTIFY_API_URL=settings.api_url, SPOTIFY_ACCOUNTS_URL=fake.url,
                      SPOTIFY_TOKEN_CACHE=str(settings.token_cache))
     return processes.start([sys.executable, "-m", "emotion_dj", "--source", source, "--headless", "--no-open",
-                            "--mqtt", f"mqtt://127.0.0.1:{broker_port}", *args], cwd=ROOT,
+                            "--mqtt", f"mqtt://{user + '@' if user else ''}127.0.0.1:{broker_port}", *args], cwd=ROOT,
                            env={**os.environ, **extra, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -296,10 +297,12 @@ def test_the_app_appears_in_home_assistant_updates_its_sensors_and_obeys_its_con
 
 @needs_mosquitto
 def test_the_app_keeps_going_while_the_broker_is_down_and_announces_again_when_it_returns(tmp_path):
+    """With a login, and --verbose: the password shows in no output, whatever happens to the broker."""
     events = tmp_path / "events.jsonl"
-    with Mosquitto(tmp_path) as broker, MjpegServer(frames=10**6) as stream:
-        app = start_app(stream.url, broker.port, tmp_path, None, "--events", str(events))
-        ha = HomeAssistantClient(broker)
+    with Mosquitto(tmp_path, users={"dj": SECRET}) as broker, MjpegServer(frames=10**6) as stream:
+        app = start_app(stream.url, broker.port, tmp_path, None, "--events", str(events), "--verbose", user="dj",
+                        EMOTION_DJ_MQTT_PASSWORD=SECRET)
+        ha = HomeAssistantClient(broker, "dj", SECRET)
         wait_for(lambda: len(configs(ha)) == 11, 120, "the app's discovery configs")
         ha.close()
         broker.kill()
@@ -307,7 +310,7 @@ def test_the_app_keeps_going_while_the_broker_is_down_and_announces_again_when_i
         time.sleep(3)
         frames_at_return = frame_count(events)  # the events are flushed every second
         broker.start()
-        ha = HomeAssistantClient(broker)
+        ha = HomeAssistantClient(broker, "dj", SECRET)
         wait_for(lambda: len(configs(ha)) == 11, 60, "the configs announced again")
         wait_for(lambda: state(ha, "room"), 10, "the room's state again")
         out, err, took = sigterm(app)
@@ -315,7 +318,8 @@ def test_the_app_keeps_going_while_the_broker_is_down_and_announces_again_when_i
         ha.close()
     assert app.returncode == 0, err[-2000:]
     assert took < 5, f"SIGTERM took {took:.1f} s"
-    assert "MQTT: lost mqtt://127.0.0.1" in err and "MQTT: reconnected to" in err
+    assert "MQTT: lost mqtt://dj@127.0.0.1" in err and "MQTT: reconnected to" in err
+    assert SECRET not in out + err
     # the camera went on while the broker was away: frames were processed then (its FPS pair is benchmarks/mqtt.py)
     assert frames_at_return > frames_at_kill, (frames_at_kill, frames_at_return)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import urllib.request
@@ -12,6 +13,7 @@ import urllib.request
 import pytest
 
 from emotion_dj.core import privacy
+from tests.broker import Mosquitto
 from tests.egress import Traced, app, forbidden, fresh_home_env, parse, run_traced, tree
 from tests.fake_spotify import FakeSpotify
 from tests.streams import MjpegServer
@@ -95,18 +97,23 @@ def test_the_app_its_page_and_the_report_contact_nothing_off_the_machine_and_kee
     home.mkdir(), out.mkdir()
     env = fresh_home_env(home)
     port = free_port()
+    broker = Mosquitto(tmp_path / "broker").start() if shutil.which("mosquitto") else None  # .ci/run installs it
+    mqtt = ["--mqtt", f"mqtt://127.0.0.1:{broker.port}"] if broker else []
     with MjpegServer(frames=100_000) as stream:  # a configured stream URL, on loopback
         run = Traced(app("--source", stream.url, "--headless", "--serve", f"127.0.0.1:{port}",
                          "--events", str(out / "events.jsonl"), "--record", str(out / "run.mp4"),
-                         "--report", str(out / "mood.png")), env, tmp_path / "app.trace")
+                         "--report", str(out / "mood.png"), *mqtt), env, tmp_path / "app.trace")
         state = wait_for_page(f"http://127.0.0.1:{port}/api/state", run.process, budget=120)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
             assert page.status == 200
         time.sleep(1.0)  # a second of frames (and the telemetry uploader's first seconds, where it still ran)
         run.signal_command()
         done, contacts = run.finish(timeout=60)
+    if broker:
+        broker.kill()
     assert done.returncode == 0, done.stderr[-2000:]
     assert state["stats"]["frames"] > 0  # the page served the live state of a running app
+    assert not broker or "MQTT: connected to mqtt://127.0.0.1" in done.stderr  # the configured broker, on loopback
     assert contacts, "strace saw no contact at all (not even the stream): the watch is broken"
     assert forbidden(contacts) == []
 
