@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emotion_dj.core.redact import redact
 from emotion_dj.music.mood import MoodSnapshot, mood_by_name
 from emotion_dj.music.service import Outcome
 from emotion_dj.music.worker import MusicWorker
 from emotion_dj.runtime.report import MAX_FACES, read_events, summary
-from emotion_dj.runtime.sources import redact
 from tests.conftest import ROOT, WEIGHTS
 from tests.streams import MjpegServer
 from tests.test_faults import app_env, frame_lines, one_line_error, run_app, start_app, wait_until
@@ -256,9 +256,32 @@ def test_a_token_cache_readable_by_others_is_made_private_with_a_warning(tmp_pat
     ("https://cam/v.mjpg?token=abc123&fps=5", "https://cam/v.mjpg?token=***&fps=5"),
     ("rtsp://cam/x?Api_Key=k3y#t", "rtsp://cam/x?Api_Key=***#t"),
     ("http://cam/plain.mjpg", "http://cam/plain.mjpg"),
+    # mangled by Path() ('//' -> '/'), mistyped, or a scheme that is not a stream's; and anywhere in a message
+    ("video not found: ftp:/admin:hunter2@10.0.0.1/a.mp4", "video not found: ftp:/***@10.0.0.1/a.mp4"),
+    ("http:/admin:hunter2@cam/v.mjpg", "http:/***@cam/v.mjpg"),
+    ("mms://admin:hunter2@cam/live", "mms://***@cam/live"),
+    ("https://b.s3.example/v.mp4?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=ab12&X-Amz-Expires=60",
+     "https://b.s3.example/v.mp4?X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Expires=60"),
+    ("rtsp://cam/live?passphrase=hunter2&auth_token=hunter2&session_id=hunter2",
+     "rtsp://cam/live?passphrase=***&auth_token=***&session_id=***"),
 ])
 def test_credentials_are_redacted_for_every_scheme(url, shown):
     assert redact(url) == shown
+
+
+@pytest.mark.parametrize("source", [
+    "ftp://admin:hunter2@127.0.0.1/clip.mp4",  # not a stream scheme: taken as a file path, which Path() mangles
+    "mms://admin:hunter2@127.0.0.1/live",
+    "http:/admin:hunter2@127.0.0.1/v.mjpg",
+    "http://127.0.0.1:9/v.mjpg?passphrase=hunter2&X-Amz-Signature=hunter2",
+])
+def test_no_secret_of_a_source_url_reaches_any_output_even_verbose(source, tmp_path):
+    for extra in ([], ["--verbose"]):
+        done = subprocess.run([sys.executable, "-m", "emotion_dj", "--source", source, "--headless", "--stream-timeout", "1",
+                               "--summary-json", str(tmp_path / "s.json"), *extra], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode != 0 and done.stderr.strip(), done
+        assert "hunter2" not in done.stdout + done.stderr, (extra, done.stderr[-1500:])
 
 
 # -- the one-second promise ------------------------------------------------------------------------------

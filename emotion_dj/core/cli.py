@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 
 from emotion_dj.core.errors import UserError
+from emotion_dj.core.redact import RedactingFilter, redact
 
 EXIT_OK, EXIT_RUNTIME_ERROR, EXIT_USER_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's convention for a run ended by Ctrl-C before it could finish cleanly
@@ -26,7 +27,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """argparse, but a bad option ends in one line (and exit 2) like every other user error."""
 
     def error(self, message: str):
-        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        print(f"error: {redact(message)} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
 
 
@@ -48,6 +49,9 @@ def number(kind: type, low: float, high: float | None, variable: str | None = No
 
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # no log line, of any library, shows a URL's credentials
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 def say(text: str) -> None:
@@ -67,7 +71,7 @@ def silence_stdout() -> None:
 
 
 def fail(message: str, code: int = EXIT_USER_ERROR) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {redact(message)}", file=sys.stderr)
     return code
 
 

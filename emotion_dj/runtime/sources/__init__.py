@@ -10,7 +10,6 @@ frame; a file source can be processed frame by frame. A live source that stops d
 """
 from __future__ import annotations
 
-import re
 from abc import abstractmethod
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.plugins import Plugin, Registry, Unavailable
+from emotion_dj.core.redact import redact
 
 
 class SourceError(UserError):
@@ -59,34 +59,6 @@ SOURCES = Registry("source", {
     "video": "emotion_dj.runtime.sources.capture:VideoFileSource",
 }, unavailable=Unavailable)
 SOURCE_ORDER = ("demo", "camera", "stream", "image", "video")  # the first kind that claims a spec opens it
-
-
-# Query parameters that carry secrets in camera and streaming URLs (compared in lower case, without - and _).
-SECRET_KEYS = {"password", "passwd", "pass", "pwd", "secret", "token", "accesstoken", "apikey", "key", "auth",
-               "authorization", "signature", "sig", "credential", "credentials"}
-
-
-def redact(text: str) -> str:
-    """A URL without its credentials, for messages and the HUD: the whole userinfo (everything before the last '@'
-    of the authority, so a password holding '@' goes too) and the values of secret-looking query parameters, for
-    every scheme."""
-    text = str(text)
-    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", text, re.DOTALL)
-    if not match:
-        return text
-    scheme, authority, rest = match.groups()
-    if "@" in authority:
-        authority = "***@" + authority.rsplit("@", 1)[1]
-    path, _, query = rest.partition("?")
-    if query:
-        query, hash_mark, fragment = query.partition("#")
-        parts = []
-        for part in query.split("&"):
-            key, equals, _value = part.partition("=")
-            secret = re.sub(r"[-_]", "", key.lower()) in SECRET_KEYS
-            parts.append(f"{key}=***" if equals and secret else part)
-        rest = f"{path}?{'&'.join(parts)}{hash_mark}{fragment}"
-    return f"{scheme}{authority}{rest}"
 
 
 def source_kind(spec: str) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emotion_dj.runtime.sources import Source, SourceError, SourceOptions, redact
+from emotion_dj.core.redact import redact
+from emotion_dj.runtime.sources import Source, SourceError, SourceOptions
 
 log = logging.getLogger(__name__)
 URL_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
@@ -134,12 +135,12 @@ class VideoFileSource(Source):
     def create(cls, options: SourceOptions) -> VideoFileSource:
         path = Path(options.spec).expanduser()
         if not path.is_file():
-            raise SourceError(f"video not found: {path}")
+            raise SourceError(f"video not found: {redact(path)}")
         capture = cv2.VideoCapture(str(path))
         ok, first = capture.read() if capture.isOpened() else (False, None)
         if not ok:
             capture.release()
-            raise SourceError(f"cannot decode video {path} (corrupt, empty or not a video)")
+            raise SourceError(f"cannot decode video {redact(path)} (corrupt, empty or not a video)")
         return cls(capture, path, first, options.loop)
 
     def read(self) -> np.ndarray | None:
@@ -153,7 +154,7 @@ class VideoFileSource(Source):
         return frame if ok else None
 
     def describe(self) -> str:
-        return f"video {self.path.name}"
+        return f"video {redact(self.path.name)}"
 
     def close(self) -> None:
         self.capture.release()

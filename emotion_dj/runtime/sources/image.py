@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion_dj.core.redact import redact
 from emotion_dj.runtime.sources import Source, SourceError, SourceOptions
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -51,11 +52,11 @@ class ImageSource(Source):
     def create(cls, options: SourceOptions) -> ImageSource:
         path = Path(options.spec).expanduser()
         if not path.is_file():
-            raise SourceError(f"image not found: {path}")
+            raise SourceError(f"image not found: {redact(path)}")
         check_image_size(path)
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
-            raise SourceError(f"cannot decode image {path} (corrupt or not an image)")
+            raise SourceError(f"cannot decode image {redact(path)} (corrupt or not an image)")
         return cls(image, path.name, options.loop)
 
     def read(self) -> np.ndarray | None:
@@ -65,4 +66,4 @@ class ImageSource(Source):
         return self.image.copy()  # each frame is drawn on, so each needs its own pixels
 
     def describe(self) -> str:
-        return f"image {self.name}"
+        return f"image {redact(self.name)}"
