@@ -165,6 +165,7 @@ def start_web(config: RunConfig) -> WebServer:
     server = WebServer(LiveView(config.serve_fps), host, port, config.serve_token,
                        report=(lambda: report_svg(events)) if events else None).start()
     say(f"Emotion DJ page: {server.url}" + ("" if server.loopback else "  (the token is needed once per browser)"))
+    say(f"Video for players (VLC, Home Assistant's MJPEG camera): {server.stream_url}")
     return server
 
 

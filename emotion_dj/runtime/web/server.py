@@ -6,10 +6,17 @@ token (printed at start, or $EMOTION_DJ_SERVE_TOKEN), passed once as ?token= and
 SameSite=Strict cookie. Every POST needs the X-Emotion-DJ header, which a page on another site cannot send without
 a CORS preflight this server never grants (anti-CSRF); on a loopback bind the Host header must be loopback too, so
 a DNS-rebinding page cannot reach it either.
+
+The video stream alone can also be opened with `?stream=` and the stream token (derived from the token, printed at
+start): players such as VLC and Home Assistant's MJPEG camera cannot keep a cookie, and that token opens nothing else.
+Connections are capped and timed out, and bad requests are a 4xx and one short log line (limits.py).
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import ipaddress
 import logging
 import secrets
@@ -19,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from emotion_dj.core.errors import UserError
+from emotion_dj.runtime.web.limits import KEEPALIVE_S, MAX_HEADERS, ConnectionCap, host_name, quiet_accept_errors, quiet_http_logger
 from emotion_dj.runtime.web.view import LiveView
 
 log = logging.getLogger(__name__)
@@ -27,6 +35,10 @@ CSRF_HEADER = "X-Emotion-DJ"
 BOUNDARY = "emotion-dj-frame"
 STATE_INTERVAL = 0.25  # seconds between Server-Sent Events
 STOP_SECONDS = 1.0  # how long open streams get to finish when the app stops
+MIN_TOKEN_CHARS = 16
+LISTEN_BACKLOG = 1024
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+PUBLIC_PATHS = ("/login", "/static/style.css")  # what a browser without the token may load: the token's own page
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -58,7 +70,14 @@ class WebServer:
                  report: Callable[[], bytes | None] | None = None):
         self.view, self.host, self.port = view, host, port
         self.loopback = is_loopback(host)
+        if token is not None and not self.loopback and len(token) < MIN_TOKEN_CHARS:
+            raise UserError(f"EMOTION_DJ_SERVE_TOKEN must be at least {MIN_TOKEN_CHARS} characters (a short one can be "
+                            "guessed); leave it unset for a random one")
         self.token = None if self.loopback else (token or secrets.token_urlsafe(18))
+        # the video stream's own token: the same after a restart with the same EMOTION_DJ_SERVE_TOKEN
+        self.stream_token = None if self.token is None else base64.urlsafe_b64encode(
+            hmac.new(self.token.encode(), b"emotion-dj video.mjpg", hashlib.sha256).digest()[:16]).decode().rstrip("=")
+        self._cap: ConnectionCap | None = None
         self.report = report  # draws the mood report so far as SVG (None: no --events to draw from)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner = None
@@ -72,6 +91,12 @@ class WebServer:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+
+    @property
+    def stream_url(self) -> str:
+        """The video alone, for players that keep no cookie (VLC, Home Assistant's MJPEG camera)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/video.mjpg" + (f"?stream={self.stream_token}" if self.stream_token else "")
 
     # -- life cycle -------------------------------------------------------------------------------------------
     def start(self) -> WebServer:
@@ -101,10 +126,13 @@ class WebServer:
                         web.get("/video.mjpg", self._video), web.get("/events", self._events),
                         web.get("/api/state", self._state), web.post("/api/playlist", self._playlist), web.post("/api/dj", self._dj),
                         web.get("/report.svg", self._report_svg)])
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_SECONDS)
+        quiet_accept_errors()
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_SECONDS, keepalive_timeout=KEEPALIVE_S,
+                                     logger=quiet_http_logger(), max_headers=MAX_HEADERS)
         try:
             self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, self.host, self.port)
+            self._cap = ConnectionCap(self._runner.server)
+            site = _capped_site()(self._runner, self.host, self.port, self._cap)
             self._loop.run_until_complete(site.start())
             if self.port == 0:  # an OS-chosen port (tests): read it back
                 self.port = site._server.sockets[0].getsockname()[1]
@@ -125,8 +153,10 @@ class WebServer:
 
         return web.Response(status=403, text=f"403 Forbidden: {why}\n")
 
-    def _token_ok(self, given: str | None) -> bool:
-        return bool(given) and secrets.compare_digest(given, self.token)
+    @staticmethod
+    def _token_ok(given: str | None, token: str) -> bool:
+        """Compared as bytes: a token with any characters at all is a plain no, never an error."""
+        return bool(given) and secrets.compare_digest(given.encode("utf-8", "replace"), token.encode())
 
     def _make_guard(self):
         """The middleware every request passes: Host (loopback bind), token (network bind), anti-CSRF (POST)."""
@@ -134,14 +164,21 @@ class WebServer:
 
         @web.middleware
         async def guard(request, handler):
-            if self.loopback and (request.host or "").rpartition(":")[0].strip("[]") not in ("127.0.0.1", "localhost", "::1"):
+            if self._cap is not None:
+                self._cap.served.add(request.protocol)  # a whole request came: not one to evict at the cap
+            if "Host" not in request.headers:
+                return web.Response(status=400, text="400 Bad Request: no Host header\n")
+            if self.loopback and host_name(request.headers["Host"]) not in LOOPBACK_NAMES:
                 return self._forbidden("this server answers loopback names only")
             if self.token is not None:
-                if self._token_ok(request.query.get("token")):  # the token, once: keep it in a cookie
-                    response = web.HTTPFound(request.path if request.path != "/login" else "/")
+                if self._token_ok(request.query.get("token"), self.token):  # the token, once: keep it in a cookie
+                    # back to the same path on this server: '//evil.example/' must not become an off-site redirect
+                    response = web.HTTPFound("/" + request.path.lstrip("/") if request.path != "/login" else "/")
                     response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict", max_age=30 * 86400)
                     return response
-                if request.path != "/login" and not self._token_ok(request.cookies.get(COOKIE)):
+                stream_ok = request.path == "/video.mjpg" and self._token_ok(request.query.get("stream"), self.stream_token)
+                if request.path not in PUBLIC_PATHS and not stream_ok \
+                        and not self._token_ok(request.cookies.get(COOKIE), self.token):
                     return self._forbidden("open the address with ?token=... once (printed when the app started)")
             if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
                 return self._forbidden(f"missing the {CSRF_HEADER} header")
@@ -258,3 +295,22 @@ class WebServer:
 
 def _static_text(name: str) -> str:
     return resources.files("emotion_dj.runtime.web").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _capped_site():
+    from aiohttp import web
+
+    class CappedSite(web.TCPSite):
+        """aiohttp's TCP site, listening through a ConnectionCap instead of the bare protocol factory."""
+
+        def __init__(self, runner, host: str, port: int, cap: ConnectionCap):
+            super().__init__(runner, host, port)
+            self.cap = cap
+
+        async def start(self) -> None:
+            await web.BaseSite.start(self)  # registers the site with the runner, which closes it on cleanup
+            # a deep accept queue: a burst of connections (a flood, or many players at once) waits in the kernel to
+            # be accepted and judged by the cap, instead of overflowing into resets of real clients
+            self._server = await asyncio.get_running_loop().create_server(self.cap, self._host, self._port,
+                                                                          backlog=LISTEN_BACKLOG, reuse_address=True)
+    return CappedSite
