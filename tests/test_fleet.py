@@ -97,6 +97,53 @@ def test_the_fleet_file_is_checked_key_by_key(tmp_path, clips):
         load_fleet(tmp_path / "missing.toml")
 
 
+CAMERA = '[[camera]]\nname = "a"\nroom = "r"\n'
+
+
+@pytest.mark.parametrize("what, fleet, args, says", [
+    ("a source that is a folder", CAMERA + 'source = "{folder}"\n', [], "is a folder, not a file"),
+    ("a missing source", CAMERA + 'source = "{folder}/missing.mp4"\n', [], "not found"),
+    ("an empty source", CAMERA + 'source = "{folder}/empty.mp4"\n', [], "is empty"),
+    ("stream_timeout inf", CAMERA + 'source = "demo"\nstream_timeout = inf\n', [], "stream_timeout must be 0.5..120"),
+    ("stream_timeout nan", CAMERA + 'source = "demo"\nstream_timeout = nan\n', [], "stream_timeout must be 0.5..120"),
+    ("a negative stream_timeout", CAMERA + 'source = "demo"\nstream_timeout = -1\n', [], "stream_timeout must be"),
+    ("reconnect -1", CAMERA + 'source = "demo"\nreconnect = -1\n', [], "reconnect must be 0..1000"),
+    ("a huge detect_every", CAMERA + 'source = "demo"\ndetect_every = 1000000000\n', [], "detect_every must be 1..1000"),
+    ("too many cameras", "".join(f'[[camera]]\nname = "c{k}"\nroom = "r"\nsource = "demo"\n' for k in range(65)), [],
+     "at most 64"),
+    ("--events-dir a file", CAMERA + 'source = "demo"\n', ["--events-dir", "{folder}/empty.mp4"], "is a file: give a folder"),
+    ("an unresolvable [serve] host", '[serve]\nhost = "no-such-host.invalid"\n' + CAMERA + 'source = "demo"\n', [],
+     "is not an address of this machine"),
+])
+def test_a_fleet_file_that_cannot_run_is_one_line_before_ray_starts(what, fleet, args, says, tmp_path):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    path = tmp_path / "fleet.toml"
+    path.write_text(fleet.replace("{folder}", str(tmp_path)))
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "emotion_dj", "fleet", str(path), *[a.replace("{folder}", str(tmp_path))
+                                                                                    for a in args]],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, (what, done.stderr[-2000:])
+    assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, (what, done.stderr)
+    assert "Traceback" not in done.stderr and "ray" not in done.stderr.lower()
+    assert time.monotonic() - started < 60  # checked before Ray starts (Ray alone takes ~12 s here)
+
+
+def test_the_ingress_answers_a_bad_token_or_a_bad_number_with_a_4xx():
+    from starlette.requests import Request
+
+    from emotion_dj.fleet.service import FleetIngress
+
+    def request(headers=()):
+        raw = [(b"host", b"10.0.0.5"), *((k.lower().encode(), v.encode()) for k, v in headers)]
+        return Request({"type": "http", "method": "GET", "path": "/rooms", "headers": raw, "query_string": b"",
+                        "scheme": "http", "server": ("10.0.0.5", 8008)})
+
+    network = FleetIngress(None, "0.0.0.0", "secret-token-0123456789")
+    for token in ("t\u00f6k\u00e9n", "\u2603" * 30, "secret-token-0123456789\u00e9"):
+        assert "token" in network.refusal(request([("Authorization", "Bearer " + token)]))  # no TypeError: a refusal
+
+
 def test_a_room_mood_weights_every_face_once_and_forgets_stale_cameras():
     rooms = Rooms(CLASSES, {"door": "bar", "stage": "bar", "sofa": "lounge"}, stale_s=0.3)
     happy, sad = np.eye(8)[3], np.eye(8)[5]
@@ -391,3 +438,68 @@ def test_a_model_that_cannot_load_and_a_taken_port_are_one_line_each(tmp_path):
                               text=True, timeout=120)
     assert done.returncode == 2 and f"cannot serve the fleet on 127.0.0.1:{port}" in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def listeners() -> list[tuple[str, str]]:
+    """(local address, process) of every listening TCP socket, as `ss -ltnp` shows them."""
+    lines = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, timeout=30).stdout.splitlines()
+    return [(line.split()[3], line.split("users:", 1)[1] if "users:" in line else "") for line in lines]
+
+
+@needs_ray
+@pytest.mark.timeout(590)
+def test_a_fleet_on_a_network_address_answers_nothing_without_the_token_and_ray_listens_on_loopback(tmp_path, clips):
+    """On 0.0.0.0 only the front listens beyond loopback, and it wants the token for every route, Serve's own /-/ ones
+    included; a bad token or a bad number is a 4xx. Budget: Ray's start (over 3 minutes with two busy loops here), then
+    seconds; within the 590 s of the test's timeout."""
+    if not Path("/usr/bin/ss").exists() and not Path("/bin/ss").exists():
+        pytest.skip("needs ss (iproute2)")
+    port = free_port()
+    token = "fleet-token-0123456789"
+    path = tmp_path / "fleet.toml"
+    path.write_text(f'[model]\nengine = "onnx"\nthreads = 1\n[serve]\nhost = "0.0.0.0"\nport = {port}\n'
+                    f'[[camera]]\nname = "door"\nsource = "{clips[1]}"\nroom = "bar"\nloop = true\n')
+    fleet = start([sys.executable, "run_edge.py", "fleet", str(path)], cwd=ROOT, env={**os.environ, "EMOTION_DJ_FLEET_TOKEN": token},
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+
+    def status(path: str, method: str = "GET", headers: dict | None = None) -> int:
+        request = urllib.request.Request(base + path, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return 0
+
+    try:
+        def first_mood():
+            assert fleet.poll() is None, fleet.communicate()[1][-3000:]
+            return (get_json_with(base + "/rooms/bar", auth) or {}).get("faces") == 1
+        wait_for(first_mood, 420, "the fleet's first mood")
+        for route in ("/-/routes", "/-/healthz", "/rooms", "/rooms/bar", "/anything"):
+            assert status(route) == 403, route
+        for bad in ("t\u00f6k\u00e9n", "wrong-token-0123456789"):
+            assert status("/rooms", headers={"Authorization": "Bearer " + bad.encode().decode("latin-1")}) == 403
+        assert status("/rooms/bar/playlist?tracks=%C2%B2", "POST", {**auth, "X-Emotion-DJ": "1"}) == 400  # '²'
+        assert status("/rooms", headers=auth) == 200
+        open_beyond_loopback = [(address, who) for address, who in listeners()
+                                if not address.startswith(("127.", "[::ffff:127.", "[::1]"))
+                                and ("ray" in who or "gcs_server" in who or f"pid={fleet.pid}," in who)]
+        assert open_beyond_loopback == [(f"0.0.0.0:{port}", open_beyond_loopback[0][1])], open_beyond_loopback
+        assert f"pid={fleet.pid}," in open_beyond_loopback[0][1]  # the front, in the fleet's own process
+        fleet.send_signal(signal.SIGTERM)
+        out, err = fleet.communicate(timeout=120)
+    finally:
+        if fleet.poll() is None:
+            fleet.kill()
+    assert fleet.returncode == 0, err[-3000:]
+
+
+def get_json_with(url: str, headers: dict):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as answer:
+            return json.loads(answer.read())
+    except (OSError, ValueError):
+        return None

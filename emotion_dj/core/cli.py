@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -38,7 +39,8 @@ def number(kind: type, low: float, high: float | None, variable: str | None = No
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or value < low or (high is not None and value > high):
+        # nan passes every comparison and inf every open bound: neither is ever a setting
+        if value is None or not math.isfinite(value) or value < low or (high is not None and value > high):
             bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
             noun = "an integer" if kind is int else "a number"
             source = f" (flag or ${variable})" if variable else ""

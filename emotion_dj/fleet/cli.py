@@ -119,6 +119,9 @@ def port_free(host: str, port: int) -> None:
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
             probe.bind((host, port))
+    except socket.gaierror:
+        raise UserError(f"[serve] host '{host}' is not an address of this machine (it does not resolve): use 127.0.0.1, "
+                        "0.0.0.0 or one of this machine's addresses") from None
     except OSError as error:
         raise UserError(f"cannot serve the fleet on {host}:{port} ({error.strerror}): choose another [serve] port") from None
 
@@ -127,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     from emotion_dj.fleet.config import load_fleet
 
     config = load_fleet(args.fleet)
+    if args.events_dir is not None and args.events_dir.exists() and not args.events_dir.is_dir():
+        raise UserError(f"--events-dir {args.events_dir} is a file: give a folder (made if missing)")
     outputs = [Output("--summary-json", args.summary_json, "the summary")] if args.summary_json else []
     if args.events_dir:
         outputs += [Output("--events-dir", args.events_dir / f"{c.name}.jsonl", "events") for c in config.cameras]

@@ -40,10 +40,12 @@ from pathlib import Path
 import tomllib
 
 from emotion_dj.core.errors import UserError
+from emotion_dj.core.redact import redact
 from emotion_dj.runtime.detectors import DETECTOR_NAMES
 from emotion_dj.runtime.engines import DEVICES, ENGINE_NAMES, PRECISION_CHOICES
 from emotion_dj.runtime.sources import source_kind
 
+MAX_CAMERAS = 64  # one Ray actor and one events file each; a bigger venue runs more than one fleet
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # camera and room names become file names and URL parts
 
 
@@ -175,6 +177,7 @@ def load_fleet(path: Path) -> FleetConfig:
     _check(isinstance(defaults, dict), path, "[camera_defaults] must be a table")
     tables = data.get("camera", [])
     _check(isinstance(tables, list) and tables, path, "no cameras: add at least one [[camera]] with name, source and room")
+    _check(len(tables) <= MAX_CAMERAS, path, f"{len(tables)} cameras: a fleet takes at most {MAX_CAMERAS}")
     cameras = []
     for number, table in enumerate(tables, 1):
         _check(isinstance(table, dict), path, f"camera {number} must be a table ([[camera]])")
@@ -184,8 +187,13 @@ def load_fleet(path: Path) -> FleetConfig:
                    f"camera {number}: {key} '{getattr(camera, key)}' must be 1-64 letters, digits, '.', '_' or '-'")
         _check(camera.detector in DETECTOR_NAMES, path,
                f"camera {camera.name}: detector '{camera.detector}': choose from {', '.join(DETECTOR_NAMES)}")
-        _check(0 <= camera.restarts <= 100 and camera.detect_every >= 1 and camera.detect_width >= 0, path,
-               f"camera {camera.name}: restarts must be 0..100, detect_every at least 1, detect_width at least 0")
+        # the single app's ranges for the same flags (runtime/cli.py); a range also refuses nan and inf
+        _check(0 <= camera.restarts <= 100, path, f"camera {camera.name}: restarts must be 0..100")
+        _check(1 <= camera.detect_every <= 1000, path, f"camera {camera.name}: detect_every must be 1..1000")
+        _check(camera.detect_width == 0 or 32 <= camera.detect_width <= 8192, path,
+               f"camera {camera.name}: detect_width must be 0 (full size) or 32..8192")
+        _check(0.5 <= camera.stream_timeout <= 120, path, f"camera {camera.name}: stream_timeout must be 0.5..120 seconds")
+        _check(0 <= camera.reconnect <= 1000, path, f"camera {camera.name}: reconnect must be 0..1000")
         source = camera.source.strip()
         try:
             kind = source_kind(source)
@@ -193,6 +201,7 @@ def load_fleet(path: Path) -> FleetConfig:
             raise FleetConfigError(f"{path}: camera {camera.name}: {error}") from None
         if kind in ("video", "image"):
             source = str(_relative(source, path))
+            _check_file(source, kind, camera.name, path)
         cameras.append(CameraSettings(**{**camera.__dict__, "source": source}))
     names = [camera.name for camera in cameras]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -214,6 +223,21 @@ def _rooms(tables, known: set[str], path: Path) -> tuple[RoomSettings, ...]:
     names = [r.name for r in rooms]
     _check(len(set(names)) == len(names), path, "each room may have one [[room]] table")
     return tuple(rooms)
+
+
+def _check_file(source: str, kind: str, camera: str, path: Path) -> None:
+    """What the single app finds at once when it opens a file, found here before Ray starts: not there, a folder,
+    empty, unreadable."""
+    file = Path(source)
+    problem = ("not found" if not file.exists() else "is a folder, not a file" if file.is_dir() else
+               "is empty" if file.stat().st_size == 0 else None)
+    if problem is None:
+        try:
+            with open(file, "rb") as opened:
+                opened.read(1)
+        except OSError as error:
+            problem = f"cannot be read ({error.strerror})"
+    _check(problem is None, path, f"camera {camera}: {kind} {redact(source)} {problem}")
 
 
 def _relative(text: str, config_path: Path) -> Path:

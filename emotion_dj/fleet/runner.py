@@ -62,9 +62,10 @@ def cluster_answers(address: str, timeout: float = 5.0) -> None:
 def local_only_ray(address: str | None) -> dict:
     """Keep Ray on this machine (core/privacy.py, docs/PRIVACY.md); ray.init's extra arguments.
 
-    A local Ray (no address) is one node on loopback: with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (despite its name,
-    the switch for every OS) Ray takes 127.0.0.1 as the node's address instead of finding an outward one by
-    connecting a socket towards 8.8.8.8, and its processes, which inherit it, listen there. Its API server is not
+    A local Ray (no address) is one node on loopback, Serve's replicas included (fleet/loopback.py): with
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (despite its name, the switch for every OS) Ray takes 127.0.0.1 as the
+    node's address instead of finding an outward one by connecting a socket towards 8.8.8.8, and its processes,
+    which inherit it, listen there. Its API server is not
     started: without the dashboard it runs one module, the usage-stats reporter, which probes the cloud metadata
     addresses (169.254.169.254, metadata.google.internal) even with usage stats off (Ray 2.60,
     dashboard/modules/usage_stats/usage_stats_head.py). A cluster's workers get the telemetry switches through
@@ -77,7 +78,7 @@ def local_only_ray(address: str | None) -> dict:
         ray_constants.ENABLE_RAY_CLUSTER = False  # for this one, which read the variable when it imported Ray
         if not telemetry_allowed():
             skip_usage_reporter()
-        return {}
+        return {"runtime_env": {"worker_process_setup_hook": "emotion_dj.fleet.loopback.serve_replicas_on_loopback"}}
     env = local_only_env()
     env.pop("MPLCONFIGDIR", None)  # a path on this machine means nothing on the cluster's nodes
     return {"runtime_env": {"env_vars": env}} if env else {}
@@ -108,6 +109,13 @@ def room_point_of(mood: dict | None):
     return MoodPoint(point["valence"], point["arousal"]) if point and mood.get("faces") else None
 
 
+def free_loopback_port() -> int:
+    """A port for Serve's proxy behind the front; Serve binds it itself a moment later."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def no_cluster(address: str, reason) -> UserError:
     return UserError(f"no Ray cluster answers at {address} ({reason}): start one (ray start --head) or leave out "
                      "--address and $RAY_ADDRESS for a local Ray")
@@ -119,6 +127,7 @@ class Fleet:
         self.config, self.events_dir, self.max_frames = config, events_dir, max_frames
         self.mqtt = mqtt  # mqtt[s]://[user@]host[:port]: each room a Home Assistant device (fleet/home.py)
         self.home = None
+        self.front = None  # the token-checking door on a network address (fleet/front.py)
         self._home_at = 0.0
         self.address, self.verbose = address, verbose
         self.cameras = {c.name: CameraRun(c) for c in config.cameras}
@@ -159,7 +168,10 @@ class Fleet:
                 if handler is not None:
                     signal.signal(sig, handler)
         s, m = self.config.serve, self.config.model
-        serve.start(http_options={"host": s.host, "port": s.port}, logging_config={"log_level": "WARNING"})
+        # On a network address Serve's proxy listens on loopback, behind the front (fleet/front.py), which checks the
+        # token on every request: the proxy's own routes (/-/routes, /-/healthz) would otherwise answer anyone.
+        proxy = (s.host, s.port) if self.token is None else ("127.0.0.1", free_loopback_port())
+        serve.start(http_options={"host": proxy[0], "port": proxy[1]}, logging_config={"log_level": "WARNING"})
         try:
             self.model = serve.run(model_deployment(m).bind(m.engine, m.precision, m.device, m.model, m.threads,
                                                             m.max_batch, m.batch_wait_ms),
@@ -171,6 +183,10 @@ class Fleet:
         self.rooms = ray.remote(Rooms).options(name="rooms", num_cpus=0).remote(
             info.classes, {c.name: c.room for c in self.config.cameras})
         serve.run(ingress_deployment().bind(self.rooms, s.host, self.token), name="emotion-dj", route_prefix="/")
+        if self.token is not None:
+            from emotion_dj.fleet.front import FleetFront
+
+            self.front = FleetFront(s.host, s.port, proxy[1], self.token).start()
         if self.events_dir:
             self.events_dir.mkdir(parents=True, exist_ok=True)
         for run in self.cameras.values():
@@ -296,6 +312,8 @@ class Fleet:
 
     def shutdown(self) -> None:
         """Leave nothing behind: on a cluster that was joined, only this fleet's apps and actors go."""
+        if self.front is not None:
+            self.front.stop()
         with ray_chatter_hidden(self.verbose):
             if not ray.is_initialized():  # it never joined a cluster: nothing to leave
                 return

@@ -8,13 +8,15 @@ replica). Ray runs `replicas` copies: one per GPU with device cuda.
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
-import secrets
 
 import numpy as np
 from ray import serve
 
+from emotion_dj.core.cli import number
+from emotion_dj.fleet.front import bearer_ok
 from emotion_dj.runtime.engines import create_engine
 from emotion_dj.runtime.web.server import CSRF_HEADER, is_loopback
 
@@ -63,8 +65,7 @@ class FleetIngress:
         if self.loopback and (request.url.hostname or "").strip("[]") not in ("127.0.0.1", "localhost", "::1"):
             return "this fleet answers loopback names only"
         if self.token is not None:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not (given and secrets.compare_digest(given, self.token)):
+            if not bearer_ok(request.headers.get("authorization", ""), self.token):
                 return "missing or wrong token (Authorization: Bearer TOKEN; printed when the fleet started)"
         if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
             return f"missing the {CSRF_HEADER}: 1 header"
@@ -89,10 +90,11 @@ class FleetIngress:
                 if mood["emotion"] is None:
                     return JSONResponse({"error": f"room '{parts[1]}' has no faces in view right now: no mood to play"},
                                         status_code=409)
-                tracks = request.query_params.get("tracks", "20")
-                if not tracks.isdigit() or not 1 <= int(tracks) <= 100:
-                    return JSONResponse({"error": "tracks must be 1..100"}, status_code=400)
-                outcome = await asyncio.to_thread(make_playlist, mood, int(tracks))
+                try:  # the project's one number parser: '²' passes isdigit() but is no number
+                    tracks = number(int, 1, 100)(request.query_params.get("tracks", "20"))
+                except argparse.ArgumentTypeError as error:
+                    return JSONResponse({"error": f"tracks {error}"}, status_code=400)
+                outcome = await asyncio.to_thread(make_playlist, mood, tracks)
                 return JSONResponse({"room": parts[1], "emotion": mood["emotion"], **outcome},
                                     status_code=200 if outcome["ok"] else 502)
         return JSONResponse({"error": "not found: GET /rooms, GET /rooms/NAME, POST /rooms/NAME/playlist"}, status_code=404)

@@ -17,6 +17,7 @@ import time
 MAX_CONNECTIONS = 64  # open connections, streams included; the oldest that never sent a request makes room
 KEEPALIVE_S = 15.0  # aiohttp closes a connection that has sent no whole request (or no next one) for this long
 MAX_HEADERS = 64
+LISTEN_BACKLOG = 1024  # a burst of connections waits in the kernel to be judged by the cap, instead of being reset
 LOG_EVERY_S = 10.0  # one line per kind of bad request per this many seconds, with a count of the ones not shown
 
 
@@ -122,3 +123,22 @@ def waiting_bytes(transport: asyncio.BaseTransport) -> int:
 class _Refused(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.close()
+
+
+def capped_site():
+    from aiohttp import web
+
+    class CappedSite(web.TCPSite):
+        """aiohttp's TCP site, listening through a ConnectionCap instead of the bare protocol factory."""
+
+        def __init__(self, runner, host: str, port: int, cap: ConnectionCap):
+            super().__init__(runner, host, port)
+            self.cap = cap
+
+        async def start(self) -> None:
+            await web.BaseSite.start(self)  # registers the site with the runner, which closes it on cleanup
+            # a deep accept queue: a burst of connections (a flood, or many players at once) waits in the kernel to
+            # be accepted and judged by the cap, instead of overflowing into resets of real clients
+            self._server = await asyncio.get_running_loop().create_server(self.cap, self._host, self._port,
+                                                                          backlog=LISTEN_BACKLOG, reuse_address=True)
+    return CappedSite

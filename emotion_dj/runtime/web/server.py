@@ -26,7 +26,15 @@ from importlib import resources
 from pathlib import Path
 
 from emotion_dj.core.errors import UserError
-from emotion_dj.runtime.web.limits import KEEPALIVE_S, MAX_HEADERS, ConnectionCap, host_name, quiet_accept_errors, quiet_http_logger
+from emotion_dj.runtime.web.limits import (
+    KEEPALIVE_S,
+    MAX_HEADERS,
+    ConnectionCap,
+    capped_site,
+    host_name,
+    quiet_accept_errors,
+    quiet_http_logger,
+)
 from emotion_dj.runtime.web.view import LiveView
 
 log = logging.getLogger(__name__)
@@ -36,7 +44,6 @@ BOUNDARY = "emotion-dj-frame"
 STATE_INTERVAL = 0.25  # seconds between Server-Sent Events
 STOP_SECONDS = 1.0  # how long open streams get to finish when the app stops
 MIN_TOKEN_CHARS = 16
-LISTEN_BACKLOG = 1024
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 PUBLIC_PATHS = ("/login", "/static/style.css")  # what a browser without the token may load: the token's own page
 
@@ -132,7 +139,7 @@ class WebServer:
         try:
             self._loop.run_until_complete(self._runner.setup())
             self._cap = ConnectionCap(self._runner.server)
-            site = _capped_site()(self._runner, self.host, self.port, self._cap)
+            site = capped_site()(self._runner, self.host, self.port, self._cap)
             self._loop.run_until_complete(site.start())
             if self.port == 0:  # an OS-chosen port (tests): read it back
                 self.port = site._server.sockets[0].getsockname()[1]
@@ -296,21 +303,3 @@ class WebServer:
 def _static_text(name: str) -> str:
     return resources.files("emotion_dj.runtime.web").joinpath("static", name).read_text(encoding="utf-8")
 
-
-def _capped_site():
-    from aiohttp import web
-
-    class CappedSite(web.TCPSite):
-        """aiohttp's TCP site, listening through a ConnectionCap instead of the bare protocol factory."""
-
-        def __init__(self, runner, host: str, port: int, cap: ConnectionCap):
-            super().__init__(runner, host, port)
-            self.cap = cap
-
-        async def start(self) -> None:
-            await web.BaseSite.start(self)  # registers the site with the runner, which closes it on cleanup
-            # a deep accept queue: a burst of connections (a flood, or many players at once) waits in the kernel to
-            # be accepted and judged by the cap, instead of overflowing into resets of real clients
-            self._server = await asyncio.get_running_loop().create_server(self.cap, self._host, self._port,
-                                                                          backlog=LISTEN_BACKLOG, reuse_address=True)
-    return CappedSite
