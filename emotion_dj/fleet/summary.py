@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from emotion_dj.core.redact import redact
 from emotion_dj.fleet.config import CameraSettings
 
 
@@ -31,7 +32,7 @@ def camera_summary(run: CameraRun) -> dict:
 
     seconds = total("seconds")
     latest = runs[-1] if runs else {}
-    return {"room": run.settings.room, "source": latest.get("source", run.settings.source),
+    return {"room": run.settings.room, "source": redact(latest.get("source", run.settings.source)),
             "frames_processed": total("frames_processed"),
             "frames_per_run": [r.get("frames_processed") or 0 for r in runs],  # what each restart added
             "fps": round(total("frames_processed") / seconds, 2) if seconds else 0.0,
@@ -44,8 +45,8 @@ def camera_summary(run: CameraRun) -> dict:
             "retried_calls": total("retried_calls"), "dropped_inference": total("dropped_inference"),
             "abandoned_at_stop": total("abandoned_at_stop"),
             "nonfinite_outputs": total("nonfinite_outputs"), "events_lines": total("events_lines"),
-            "restarts": run.restarts, "ended": latest.get("stopped_by") or latest.get("error") or "unknown",
-            "errors": [r["error"] for r in runs if r.get("error")], "gave_up": run.gave_up}
+            "restarts": run.restarts, "ended": redact(latest.get("stopped_by") or latest.get("error") or "unknown"),
+            "errors": [redact(r["error"]) for r in runs if r.get("error")], "gave_up": run.gave_up}
 
 
 def format_summary(summary: dict) -> str:
