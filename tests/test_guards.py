@@ -11,6 +11,8 @@ import stat
 import struct
 import subprocess
 import sys
+import textwrap
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -23,6 +25,7 @@ from emotion_dj.music.mood import MoodSnapshot, mood_by_name
 from emotion_dj.music.service import Outcome
 from emotion_dj.music.worker import MusicWorker
 from emotion_dj.runtime.report import MAX_FACES, read_events, summary
+from tests import processes
 from tests.conftest import ROOT, WEIGHTS
 from tests.streams import MjpegServer
 from tests.test_faults import app_env, frame_lines, one_line_error, run_app, start_app, wait_until
@@ -308,6 +311,50 @@ def test_a_stop_signal_during_start_up_is_one_line(tmp_path, sig):
     out, err = app.communicate(timeout=30)
     assert app.returncode in (0, 130), err
     assert "Traceback" not in err and ("terminated" in out + err or "hung up" in out + err)
+
+
+SLOW_ENGINE_APP = textwrap.dedent("""
+    # the app with an engine that takes two seconds to load, saying when it starts and ends (a stand-in for a big
+    # model on a slow disk): the test's signal can land before, during or after the load
+    import sys, time
+    import emotion_dj.runtime.app as app
+    real = app.create_engine
+    def slow_engine(*args, **kwargs):
+        print("LOADING", file=sys.stderr, flush=True)
+        time.sleep(2)
+        engine = real(*args, **kwargs)
+        print("LOADED", file=sys.stderr, flush=True)
+        return engine
+    app.create_engine = slow_engine
+    from emotion_dj.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.parametrize("phase", ["before", "during", "after"])
+@pytest.mark.parametrize("sig, reason", [(signal.SIGINT, "interrupted (Ctrl-C)"), (signal.SIGTERM, "terminated (SIGTERM)")])
+def test_a_stop_signal_before_during_or_after_the_model_loads_is_one_line_and_exit_130(tmp_path, phase, sig, reason):
+    """'before': as soon as the handlers are in; 'during': while the engine loads; 'after': once it has loaded
+    (warm-up, the source). Each is one line on stderr, exit 130, never a traceback (a SIGINT during the load used to
+    end in 'cannot join thread before it is started' and exit 1)."""
+    from tests.test_faults import app_env, catches_sigterm
+
+    app = processes.start([sys.executable, "-c", SLOW_ENGINE_APP, "--source", "demo", "--headless", "--engine", "onnx"],
+                          cwd=ROOT, env=app_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(app.stderr), daemon=True)
+    reader.start()
+    wanted = {"before": None, "during": "LOADING", "after": "LOADED"}[phase]
+    wait_until(lambda: catches_sigterm(app.pid) and (wanted is None or wanted + "\n" in lines) or app.poll() is not None,
+               what=f"the moment {phase} the load")
+    app.send_signal(sig)
+    out = app.stdout.read()
+    app.wait(timeout=60)
+    reader.join(timeout=10)
+    said = [line for line in lines if line.strip() not in ("LOADING", "LOADED")]
+    assert app.returncode == 130, (app.returncode, said)
+    assert said == [f"error: {reason} during start-up\n"], said
+    assert out == ""
 
 
 def test_a_second_sigterm_during_cleanup_still_ends_cleanly(tmp_path):

@@ -192,6 +192,7 @@ class App:
         self._hud: list[str] = []
         self._hud_at = 0.0
         self.quit_reason = "source ended"
+        self.stopped_during_start = False  # a stop signal came while the parts were being built: no frame was run
         self.output_error: str | None = None
         self._finished: list[dict] = []  # playlist outcomes from the music thread, for the event log
         self._timeline = np.zeros_like(self.processor.timeline.samples)  # the strip's copy, refreshed 4 times a second
@@ -302,6 +303,7 @@ class App:
     def run(self) -> RunSummary:
         if self.stop.is_set():  # a signal arrived while the parts were being built
             self.quit_reason = self.stop.reason
+            self.stopped_during_start = True
         else:
             self.pipeline.start()
             if self.dj:

@@ -156,7 +156,10 @@ def run(args: argparse.Namespace) -> int:
                        mirror_alternate=not args.no_mirror_alternate, serve=args.serve, serve_fps=args.serve_fps,
                        serve_token=env("EMOTION_DJ_SERVE_TOKEN"), dj=args.dj, dj_target=args.dj_target,
                        dj_device=args.dj_device, mqtt=args.mqtt)
-    summary = App(config, build_parts(config)).run()
+    app = App(config, build_parts(config))
+    summary = app.run()
+    if app.stopped_during_start:  # the parts are closed; there is no run to sum up
+        return fail(f"{STOP.reason} during start-up", EXIT_INTERRUPTED)
     # Every output is written before anything is printed: a reader that has gone (a closed pipe) loses nothing.
     if args.summary_json:
         try:

@@ -115,7 +115,8 @@ class Pipeline:
         self._stop.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.ident is not None:  # a stop before start (a signal during start-up) has nothing to join
+                thread.join(max(0.0, deadline - time.monotonic()))
         if self._threads[0].is_alive():
             log.warning("the source is still inside read(); not closing it under the reading thread")
         else:
