@@ -122,3 +122,31 @@ def no_leftover_apps():
 
     yield
     processes.stop_all()
+
+
+# -- no silent skips in CI ----------------------------------------------------------------------------------------
+# With CI=true a test that would skip for a missing tool (Chromium, Xvfb, Mosquitto, ss, the dataset, a Python
+# extra) fails instead: .ci/run installs all of them, so a skip there means an install that failed quietly. Only what
+# CI cannot have may skip: the GPU and TensorRT.
+SKIPS_ALLOWED_IN_CI = ("TensorRT", "GPU", "CUDA")
+
+
+def _skip_is_a_failure_in_ci(report) -> bool:
+    return os.environ.get("CI", "").lower() == "true" and report.skipped \
+        and not any(word in str(report.longrepr) for word in SKIPS_ALLOWED_IN_CI)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if _skip_is_a_failure_in_ci(report):
+        report.outcome, report.longrepr = "failed", f"skipped in CI, where it must run: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if _skip_is_a_failure_in_ci(report):  # a module-level importorskip
+        report.outcome, report.longrepr = "failed", f"skipped in CI, where it must run: {report.longrepr}"
