@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,36 @@ def test_weight_ema_is_validated_saved_and_resumed(tiny_csv, tmp_path):
     save_checkpoint(tmp_path / "last.pt", last)
     assert train_main([*args, "--epochs", "2", "--resume"]) == 0
     assert int(load_checkpoint(tmp_path / "last.pt")["ema_state"]["n_averaged"]) == 104
+
+
+@pytest.mark.parametrize("optimizer, schedule", [("sgd", "cosine"), ("adamw", "onecycle")])
+def test_two_epochs_then_two_resumed_match_four_straight(optimizer, schedule, tiny_csv, tmp_path, monkeypatch):
+    """Resume restores everything a run depends on (weights, optimiser, schedule, EMA, both random generators): a run
+    stopped after epoch 2 and resumed ends with exactly the weights, average and history of one that never stopped."""
+    from emotion_dj.train import train as training
+
+    args = ["--data", str(tiny_csv), "--batch-size", "16", "--widths", "8,8,16,16,16", "--amp", "off", "--epochs", "4",
+            "--optimizer", optimizer, "--schedule", schedule, "--lr", "0.01", "--ema", "0.9", "--mixup", "0.2"]
+    assert train_main([*args, "--out", str(tmp_path / "straight")]) == 0
+    real_save = training.save_checkpoint
+
+    def save_then_stop_after_epoch_2(path, payload):
+        real_save(path, payload)
+        if Path(path).name == "last.pt" and payload["epoch"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C right after the second epoch was saved
+    monkeypatch.setattr(training, "save_checkpoint", save_then_stop_after_epoch_2)
+    assert train_main([*args, "--out", str(tmp_path / "stopped")]) == 130
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    assert load_checkpoint(tmp_path / "stopped" / "last.pt")["epoch"] == 2
+    assert train_main([*args, "--out", str(tmp_path / "stopped"), "--resume"]) == 0
+    straight, resumed = (load_checkpoint(tmp_path / name / "last.pt") for name in ("straight", "stopped"))
+    assert resumed["epoch"] == straight["epoch"] == 4
+    for key in ("state_dict", "ema_state"):
+        for name, tensor in straight[key].items():
+            assert torch.equal(tensor, resumed[key][name]), (key, name)
+    drop = ("seconds",)
+    assert [{k: v for k, v in row.items() if k not in drop} for row in resumed["history"]] == \
+        [{k: v for k, v in row.items() if k not in drop} for row in straight["history"]]
 
 
 def test_init_starts_from_given_weights_and_rejects_another_shape(tiny_checkpoint, tiny_csv, tmp_path, capsys):

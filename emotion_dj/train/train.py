@@ -346,6 +346,18 @@ def distilled_targets(targets: torch.Tensor, teacher: np.ndarray, weight: float)
     return (1 - weight) * labels + weight * torch.from_numpy(teacher).to(labels.device)
 
 
+def numpy_rng_state() -> dict:
+    """numpy's global generator as tensors and numbers: a checkpoint is loaded with weights_only, which refuses arrays."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    return {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def set_numpy_rng_state(state: dict) -> None:
+    np.random.set_state((state["kind"], state["keys"].numpy().astype(np.uint32), state["position"], state["has_gauss"],
+                         state["cached_gaussian"]))
+
+
 def val_score(logits: np.ndarray, labels: np.ndarray, ferplus: bool) -> float:
     """What picks the best epoch: accuracy (FER2013, as before) or the mean of accuracy and macro recall (FER+)."""
     predictions = logits.argmax(1)
@@ -458,6 +470,8 @@ def run(args: argparse.Namespace) -> int:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng_state"])
+        if "numpy_rng_state" in state:  # mixup draws its weights from numpy: without it a resumed run drifts
+            set_numpy_rng_state(state["numpy_rng_state"])
         if ema is not None and "ema_state" in state:
             ema.load_state_dict(state["ema_state"])
         history, start_epoch, best_score = state["history"], state["epoch"] + 1, state["best_val_score"]
@@ -504,7 +518,7 @@ def run(args: argparse.Namespace) -> int:
         save_checkpoint(args.out / "last.pt", {**base, **extra, "state_dict": model.state_dict(), "epoch": epoch,
                                                "best_val_score": best_score, "optimizer": optimizer.state_dict(),
                                                "scheduler": scheduler.state_dict(), "rng_state": torch.get_rng_state(),
-                                               "history": history})
+                                               "numpy_rng_state": numpy_rng_state(), "history": history})
         log.info("epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% macro recall %.2f%%  (best score %.2f%%)"
                  "  lr %.2e  %.0fs", epoch, args.epochs, train_loss, train_accuracy * 100, val_loss, val_accuracy * 100,
                  val_macro_recall * 100, best_score * 100, row["lr"], row["seconds"])
