@@ -64,14 +64,54 @@ def write_votes(folder, path, rng):
             writer.writerow([relative, usage, row, *votes])
 
 
-def test_ferplus_training_run_is_8_classes_with_a_rare_class_adjustment(tiny_folder, tmp_path, capsys):
+def watch_training(monkeypatch, tau: float | None = None) -> dict:
+    """What train.run() really hands on: the targets and augmentation each epoch trains with, the loss's class weights,
+    and the head's bias before the logit adjustment is folded in (with `tau`, the adjustment chosen is that one)."""
+    from emotion_dj.train import train as training
+
+    seen: dict = {"augment": None, "loss_weight": None}
+    real_epoch, real_loss, real_adjust = training.train_one_epoch, training.nn.CrossEntropyLoss, training.adjust_for_rare_classes
+
+    def train_one_epoch(model, images, targets, augment, loss_fn, *args, **kwargs):
+        seen["targets"], seen["augment"] = targets.detach().cpu().clone(), augment
+        return real_epoch(model, images, targets, augment, loss_fn, *args, **kwargs)
+
+    class CrossEntropyLoss(real_loss):
+        def __init__(self, weight=None, **kwargs):
+            super().__init__(weight=weight, **kwargs)
+            seen["loss_weight"] = None if weight is None else weight.detach().cpu().clone()
+
+    def adjust_for_rare_classes(model, splits, device):
+        seen["bias_before_fold"] = model.head[2].bias.detach().cpu().clone()
+        return real_adjust(model, splits, device)
+
+    monkeypatch.setattr(training, "train_one_epoch", train_one_epoch)
+    monkeypatch.setattr(training.nn, "CrossEntropyLoss", CrossEntropyLoss)
+    monkeypatch.setattr(training, "adjust_for_rare_classes", adjust_for_rare_classes)
+    if tau is not None:
+        monkeypatch.setattr(training, "choose_logit_adjustment", lambda logits, labels, log_prior: (tau, {str(tau): {}}))
+    return seen
+
+
+def test_ferplus_training_run_is_8_classes_with_a_rare_class_adjustment(tiny_folder, tmp_path, capsys, monkeypatch):
     votes = tmp_path / "ferplus_labels.csv"
     write_votes(tiny_folder, votes, np.random.default_rng(0))
     out = tmp_path / "run"
+    seen = watch_training(monkeypatch, tau=0.7)  # a tau the fold must show in the saved bias (the tiny val may pick 0)
     assert train_main(["--data", str(tiny_folder), "--labels", "ferplus", "--ferplus", str(votes), "--epochs", "2",
                        "--batch-size", "16", "--widths", "8,8,16,16,16", "--out", str(out), "--amp", "off",
                        "--schedule", "onecycle", "--class-weights", "sqrt"]) == 0
     best = load_checkpoint(out / "best.pt")
+    # the loss got the sqrt class weights of the training targets (the average face keeps weight 1)
+    share = seen["targets"].float().mean(0)
+    expected = share.clamp_min(1e-4).rsqrt()
+    expected = expected / (share * expected).sum()
+    assert seen["loss_weight"] is not None and torch.allclose(seen["loss_weight"], expected)
+    # the logit adjustment went into the saved head's bias: bias - tau * log(train prior)
+    log_prior = torch.log(torch.clamp(torch.tensor(best["metrics"]["logit_adjustment"]["train_prior"]), min=1e-6))
+    assert best["metrics"]["logit_adjustment"]["tau"] == 0.7
+    # (the prior is recorded to 5 decimals: about 1e-3 on the rarest class's log)
+    assert torch.allclose(best["state_dict"]["head.2.bias"], seen["bias_before_fold"] - 0.7 * log_prior, atol=2e-3)
     assert best["classes"] == list(FERPLUS_CLASSES) and best["model_config"]["num_classes"] == 8
     assert best["train_config"]["class_weights"] == "sqrt"
     assert best["labels"] == "ferplus" and 0.0 <= best["metrics"]["logit_adjustment"]["tau"] <= 1.5
@@ -126,7 +166,7 @@ def test_dry_run_reports_the_schedules_step_count(tiny_csv, capsys):
     assert "ms per step" in out and "projected" in out
 
 
-def test_distillation_blends_the_flip_averaged_teacher_into_the_targets(tiny_folder, tmp_path):
+def test_distillation_blends_the_flip_averaged_teacher_into_the_targets(tiny_folder, tmp_path, monkeypatch):
     from emotion_dj.train.train import distilled_targets, teacher_probabilities
 
     votes = tmp_path / "ferplus_labels.csv"
@@ -142,7 +182,12 @@ def test_distillation_blends_the_flip_averaged_teacher_into_the_targets(tiny_fol
     assert np.allclose(probs, mirrored, atol=1e-6)  # the mean over a face and its mirror is mirror-invariant
     blended = distilled_targets(torch.tensor([0, 7]), probs[:2], 0.25)
     assert torch.allclose(blended, 0.75 * torch.eye(8)[[0, 7]] + 0.25 * torch.from_numpy(probs[:2]))
+    seen = watch_training(monkeypatch)
     assert train_main([*common, "--teacher", str(teacher), "--distill", "0.5", "--out", str(tmp_path / "student")]) == 0
     assert load_checkpoint(tmp_path / "student" / "best.pt")["train_config"]["distill"] == 0.5
+    # what the loss trained on: the crowd's distributions blended half and half with the teacher's view
+    crowd = torch.from_numpy(load_fer2013(tiny_folder, labels="ferplus", ferplus=str(votes))["train"].targets).float()
+    assert torch.allclose(seen["targets"], distilled_targets(crowd, probs, 0.5), atol=1e-5)
+    assert not torch.allclose(seen["targets"], crowd, atol=1e-3)
     # a share outside 0..1: one line, exit 2
     assert train_main([*common, "--teacher", str(teacher), "--distill", "1.5", "--out", str(tmp_path / "bad")]) == 2

@@ -187,7 +187,7 @@ def test_extra_training_faces_join_the_run_and_the_recipe(tiny_csv, tmp_path, ca
     assert error.startswith("error: --extra-train") and "(48, 48)" in error
 
 
-def test_light_augmentation_is_chosen_recorded_and_keeps_the_face_whole(tiny_csv, tmp_path):
+def test_light_augmentation_is_chosen_recorded_and_keeps_the_face_whole(tiny_csv, tmp_path, monkeypatch):
     from kornia.augmentation import RandomErasing
 
     from emotion_dj.train.augment import build_augmentation
@@ -198,7 +198,12 @@ def test_light_augmentation_is_chosen_recorded_and_keeps_the_face_whole(tiny_csv
         build_augmentation("heavy")
     args = ["--data", str(tiny_csv), "--batch-size", "16", "--widths", "8,8,16,16,16", "--amp", "off", "--epochs", "1",
             "--augment", "light", "--out", str(tmp_path)]
+    from tests.test_ferplus import watch_training
+
+    seen = watch_training(monkeypatch)
     assert train_main(args) == 0
+    # the augmentation the epochs really ran with: no erasing, so the whole face is kept
+    assert seen["augment"] is not None and not any(isinstance(step, RandomErasing) for step in seen["augment"].modules())
     best = load_checkpoint(tmp_path / "best.pt")
     assert best["train_config"]["augment"] == "light"
     assert " --augment light " in train_commands(best, "runs/x")[-1]  # the model card's recipe names it
