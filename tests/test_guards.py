@@ -366,8 +366,9 @@ def test_a_second_sigterm_during_cleanup_still_ends_cleanly(tmp_path):
         time.sleep(0.01)
         app.send_signal(signal.SIGTERM)
         out, err = app.communicate(timeout=10)
-    assert app.returncode in (0, 130) and "Traceback" not in err
-    assert frame_lines(events)
+    # the second signal landed while the first one's cleanup ran (10 ms after it): the documented 130, the run whole
+    assert app.returncode == 130 and "Traceback" not in err, (app.returncode, err[-1000:])
+    assert frame_lines(events) and "Emotion DJ:" in out
 
 
 # -- memory limits -----------------------------------------------------------------------------------------

@@ -145,12 +145,21 @@ def test_timeout_and_offline(fake, tmp_path):
     assert not outcome.ok and "offline" in outcome.message
 
 
-def test_the_server_refuses_what_the_2026_api_removed(fake, tmp_path):
+def test_the_server_refuses_what_the_2026_api_removed_and_a_playlist_needs_none_of_it(fake, tmp_path):
     token = json.loads(settings_for(fake, tmp_path).token_cache.read_text())["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert requests.get(f"{fake.url}/v1/recommendations", headers=headers).status_code == 403
     assert requests.get(f"{fake.url}/v1/search?q=x&type=track&limit=50", headers=headers).status_code == 400
     assert requests.post(f"{fake.url}/v1/users/tester/playlists", headers=headers, json={}).status_code == 403
+    # the app itself, through the real service: a whole playlist from what a development-mode app may still call
+    fake.calls.clear()
+    outcome = PlaylistService(settings_for(fake, tmp_path), tracks=20, open_links=False).create(mood_by_name("sad"))
+    assert outcome.ok and outcome.url, outcome.message
+    (made,) = fake.playlists.values()
+    assert len(made["items"]) == 20
+    removed = {path for _, path in fake.calls if path.startswith(("/v1/recommendations", "/v1/audio-features",
+                                                                 "/v1/users/")) or "related-artists" in path}
+    assert not removed and ("POST", "/v1/me/playlists") in fake.calls
 
 
 def free_port() -> int:
