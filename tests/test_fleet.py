@@ -22,6 +22,7 @@ import pytest
 from emotion_dj.fleet.config import FleetConfigError, load_fleet
 from emotion_dj.fleet.rooms import Rooms
 from emotion_dj.fleet.summary import CameraRun, camera_summary
+from tests.budget import Budget
 from tests.fake_spotify import FakeSpotify
 from tests.media import demo_portrait, moving_faces_clip
 from tests.processes import start
@@ -241,18 +242,19 @@ def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, clips, addres
 
 @needs_ray
 def test_three_cameras_match_three_single_camera_runs(tmp_path, clips):
+    budget = Budget(540)  # the whole test, within pytest's 600 s: each wait takes at most what is left
     singles = []
     for k, clip in enumerate(clips):
         events = tmp_path / f"single{k}.jsonl"
         done = subprocess.run([sys.executable, "run_edge.py", "--source", str(clip), "--headless", "--engine", "onnx",
-                               "--events", str(events)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                               "--events", str(events)], cwd=ROOT, capture_output=True, text=True, timeout=budget.left(300))
         assert done.returncode == 0, done.stderr
         singles.append(frames_of(events))
     out = tmp_path / "fleet"
     summary_path = tmp_path / "summary.json"
     done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(fleet_file(tmp_path, clips, free_port())),
                            "--events-dir", str(out), "--summary-json", str(summary_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, capture_output=True, text=True, timeout=budget.left(600))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "camera cam0 (bar): 36 frames" in done.stdout and "room lounge: " in done.stdout
     assert "Token authentication" not in done.stderr  # Ray's start-up notes are kept out of the way
@@ -295,6 +297,7 @@ def get_json(url: str):
 
 @needs_ray
 def test_room_playlists_while_it_runs_then_sigterm_flushes_every_camera(tmp_path, clips):
+    budget = Budget(540)  # the whole test, within pytest's 600 s: each wait takes at most what is left
     fake = FakeSpotify().start()
     try:
         cache = tmp_path / "token.json"
@@ -311,32 +314,32 @@ def test_room_playlists_while_it_runs_then_sigterm_flushes_every_camera(tmp_path
             mood = get_json(f"{url}/rooms/bar") or {}
             return mood if mood.get("faces") == 3 else None
 
-        bar = wait_for(bar_mood, 240, "the bar's mood from both cameras")
+        bar = wait_for(bar_mood, budget.left(240), "the bar's mood from both cameras")
         assert bar["faces"] == 3 and bar["cameras"] == ["cam0", "cam1"] and bar["emotion"] in CLASSES
         made = subprocess.run([sys.executable, "run_edge.py", "fleet", "playlist", "--room", "bar", "--url", url,
-                               "--tracks", "5", "--no-open"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                               "--tracks", "5", "--no-open"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=budget.left(120))
         assert made.returncode == 0, made.stderr
         assert f"room bar: {bar['emotion']}" in made.stdout and "with 5 tracks" in made.stdout
         forged = urllib.request.Request(f"{url}/rooms/lounge/playlist?tracks=3", method="POST")  # no anti-CSRF header
         with pytest.raises(urllib.error.HTTPError, match="403"):
-            urllib.request.urlopen(forged, timeout=60)
+            urllib.request.urlopen(forged, timeout=budget.left(60))
         rebound = urllib.request.Request(f"{url}/rooms", headers={"Host": f"attacker.example:{port}"})  # DNS rebinding
         with pytest.raises(urllib.error.HTTPError, match="403"):
-            urllib.request.urlopen(rebound, timeout=60)
-        wait_for(lambda: (get_json(f"{url}/rooms/lounge") or {}).get("faces") == 1, 60, "the lounge's face")
+            urllib.request.urlopen(rebound, timeout=budget.left(60))
+        wait_for(lambda: (get_json(f"{url}/rooms/lounge") or {}).get("faces") == 1, budget.left(60), "the lounge's face")
         request = urllib.request.Request(f"{url}/rooms/lounge/playlist?tracks=3", method="POST", headers={"X-Emotion-DJ": "1"})
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=budget.left(60)) as response:
             answer = json.loads(response.read())
         assert answer["ok"] and answer["room"] == "lounge" and "with 3 tracks" in answer["message"]
         assert len([p for p in fake.playlists.values()]) == 2
         unknown = subprocess.run([sys.executable, "run_edge.py", "fleet", "playlist", "--room", "kitchen", "--url", url],
-                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=budget.left(60))
         assert unknown.returncode == 2 and "no room 'kitchen'" in unknown.stderr
 
-        wait_for(lambda: all(len(frames_of(out / f"cam{k}.jsonl")) > 40 for k in range(3)), 120, "the clips to loop")
+        wait_for(lambda: all(len(frames_of(out / f"cam{k}.jsonl")) > 40 for k in range(3)), budget.left(120), "the clips to loop")
         fleet.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
-        stdout, stderr = fleet.communicate(timeout=60)
+        stdout, stderr = fleet.communicate(timeout=budget.left(60))
         assert time.monotonic() - stopped < 20, "the fleet took too long to stop"
         assert fleet.returncode == 0, stderr
         summary = json.loads(summary_path.read_text())
@@ -352,6 +355,7 @@ def test_room_playlists_while_it_runs_then_sigterm_flushes_every_camera(tmp_path
 
 @needs_ray
 def test_a_killed_camera_and_a_killed_replica_are_replaced_while_the_others_go_on(tmp_path, clips):
+    budget = Budget(540)  # the whole test, within pytest's 600 s: each wait takes at most what is left
     import ray
 
     from emotion_dj.fleet.runner import Fleet
@@ -368,20 +372,20 @@ def test_a_killed_camera_and_a_killed_replica_are_replaced_while_the_others_go_o
             path = tmp_path / "events" / f"{name}.jsonl"
             return len(frames_of(path)) if path.exists() else 0
 
-        wait_for(lambda: frames("cam0") > 20 and frames("cam1") > 20, 180, "both cameras to run")
+        wait_for(lambda: frames("cam0") > 20 and frames("cam1") > 20, budget.left(180), "both cameras to run")
         replica_pids = wait_for(lambda: len(pids := {fleet.model.describe.remote().result(timeout_s=30)["pid"]
-                                                     for _ in range(12)}) == 2 and pids, 60, "two replicas")
+                                                     for _ in range(12)}) == 2 and pids, budget.left(60), "two replicas")
         os.kill(sorted(replica_pids)[0], signal.SIGKILL)  # one model replica dies: Serve replaces it
         ray.kill(fleet.cameras["cam0"].actor)  # and one camera's actor dies: the fleet restarts it
         before = frames("cam1")
-        wait_for(lambda: fleet.cameras["cam0"].restarts == 1, 60, "the camera's restart")
-        wait_for(lambda: frames("cam1") > before + 30, 120, "the other camera to go on")
+        wait_for(lambda: fleet.cameras["cam0"].restarts == 1, budget.left(60), "the camera's restart")
+        wait_for(lambda: frames("cam1") > before + 30, budget.left(120), "the other camera to go on")
         resumed_at = frames("cam0")
-        wait_for(lambda: frames("cam0") > resumed_at + 20, 180, "the restarted camera to resume")
+        wait_for(lambda: frames("cam0") > resumed_at + 20, budget.left(180), "the restarted camera to resume")
         # the killed replica is back: two replicas answer again, neither of them the dead process
         killed = sorted(replica_pids)[0]
         serving = wait_for(lambda: len(pids := {fleet.model.describe.remote().result(timeout_s=30)["pid"]
-                                                for _ in range(12)}) == 2 and killed not in pids and pids, 120,
+                                                for _ in range(12)}) == 2 and killed not in pids and pids, budget.left(120),
                            "Serve to replace the killed replica")
         assert killed not in serving and len(serving) == 2
         stop.event.set()
@@ -403,6 +407,7 @@ def test_a_killed_camera_and_a_killed_replica_are_replaced_while_the_others_go_o
 
 @needs_ray
 def test_a_stalled_camera_is_restarted_then_given_up_while_the_other_finishes(tmp_path, clips):
+    budget = Budget(540)  # the whole test, within pytest's 600 s: each wait takes at most what is left
     from tests.streams import MjpegServer
 
     with MjpegServer(frames=20, stall=60) as stream:  # 20 frames per connection, then silence
@@ -412,7 +417,7 @@ def test_a_stalled_camera_is_restarted_then_given_up_while_the_other_finishes(tm
                         f'[[camera]]\nname = "stage"\nsource = "{clips[1]}"\nroom = "bar"\n')
         done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(path), "--events-dir", str(tmp_path / "ev"),
                                "--summary-json", str(tmp_path / "summary.json")],
-                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+                              cwd=ROOT, capture_output=True, text=True, timeout=budget.left(600))
     assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == "error: camera(s) given up: door"
     assert "camera door: " in done.stdout and "restarting (1 of 1)" in done.stdout and "given up after 1 restart(s)" in done.stdout
     assert stream.connections == 2
@@ -429,19 +434,20 @@ def test_a_stalled_camera_is_restarted_then_given_up_while_the_other_finishes(tm
 
 @needs_ray
 def test_a_model_that_cannot_load_and_a_taken_port_are_one_line_each(tmp_path):
+    budget = Budget(540)  # the whole test, within pytest's 600 s: each wait takes at most what is left
     config = tmp_path / "fleet.toml"
     port = free_port()
     config.write_text(f'[model]\nengine = "onnx"\nmodel = "missing.onnx"\n[serve]\nport = {port}\n'
                       '[[camera]]\nname = "a"\nsource = "demo"\nroom = "r"\n')
     done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(config)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=budget.left(300))
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "the model service did not start: model file not found" in done.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
         done = subprocess.run([sys.executable, "run_edge.py", "fleet", str(config)], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=budget.left(120))
     assert done.returncode == 2 and f"cannot serve the fleet on 127.0.0.1:{port}" in done.stderr
     assert done.stderr.count("\n") == 1
 
@@ -453,11 +459,10 @@ def listeners() -> list[tuple[str, str]]:
 
 
 @needs_ray
-@pytest.mark.timeout(590)
 def test_a_fleet_on_a_network_address_answers_nothing_without_the_token_and_ray_listens_on_loopback(tmp_path, clips):
     """On 0.0.0.0 only the front listens beyond loopback, and it wants the token for every route, Serve's own /-/ ones
-    included; a bad token or a bad number is a 4xx. Budget: Ray's start (over 3 minutes with two busy loops here), then
-    seconds; within the 590 s of the test's timeout."""
+    included; a bad token or a bad number is a 4xx. Ray's start takes over 3 minutes with two busy loops here."""
+    budget = Budget(540)  # the whole test, within pytest's 600 s: each wait takes at most what is left
     if not Path("/usr/bin/ss").exists() and not Path("/bin/ss").exists():
         pytest.skip("needs ss (iproute2)")
     port = free_port()
@@ -483,7 +488,7 @@ def test_a_fleet_on_a_network_address_answers_nothing_without_the_token_and_ray_
         def first_mood():
             assert fleet.poll() is None, fleet.communicate()[1][-3000:]
             return (get_json_with(base + "/rooms/bar", auth) or {}).get("faces") == 1
-        wait_for(first_mood, 420, "the fleet's first mood")
+        wait_for(first_mood, budget.left(420), "the fleet's first mood")
         for route in ("/-/routes", "/-/healthz", "/rooms", "/rooms/bar", "/anything"):
             assert status(route) == 403, route
         for bad in ("t\u00f6k\u00e9n", "wrong-token-0123456789"):
@@ -496,7 +501,7 @@ def test_a_fleet_on_a_network_address_answers_nothing_without_the_token_and_ray_
         assert open_beyond_loopback == [(f"0.0.0.0:{port}", open_beyond_loopback[0][1])], open_beyond_loopback
         assert f"pid={fleet.pid}," in open_beyond_loopback[0][1]  # the front, in the fleet's own process
         fleet.send_signal(signal.SIGTERM)
-        out, err = fleet.communicate(timeout=120)
+        out, err = fleet.communicate(timeout=budget.left(120))
     finally:
         if fleet.poll() is None:
             fleet.kill()

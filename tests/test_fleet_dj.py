@@ -11,6 +11,7 @@ import pytest
 from emotion_dj.fleet.config import FleetConfigError, load_fleet
 from tests import processes
 from tests.broker import HomeAssistantClient, Mosquitto, needs_mosquitto
+from tests.budget import Budget
 from tests.conftest import ROOT
 from tests.fake_catalog import Catalog
 from tests.fake_spotify import FakeSpotify
@@ -36,11 +37,11 @@ def test_a_room_table_is_checked_before_anything_starts(tmp_path):
 
 
 @needs_mosquitto
-@pytest.mark.timeout(590)
 def test_a_fleet_room_with_a_dj_plays_by_itself_and_is_a_home_assistant_device(tmp_path):
     """One Ray fleet for both (Ray's start is the slow part): the room's DJ plays, and over MQTT the room is its own
     device, with its mood, a playlist button and the DJ's switch."""
     pytest.importorskip("ray.serve")
+    budget = Budget(540)  # the whole test, within pytest's 600 s: each wait takes at most what is left
     fake = FakeSpotify()
     fake.catalog, fake.track_seconds = Catalog(seed=7), 8.0
     fake.start()
@@ -56,25 +57,25 @@ def test_a_fleet_room_with_a_dj_plays_by_itself_and_is_a_home_assistant_device(t
         run = processes.start([sys.executable, "-m", "emotion_dj", "fleet", str(fleet), "--mqtt",
                                f"mqtt://127.0.0.1:{broker.port}"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Budget: Ray's start (~12 s here, over 3 minutes with two busy loops on the two cores), the room's first moods,
-        # the DJ's first track; the stop's 120 s come after, within the test's 590.
-        deadline = time.monotonic() + 420
+        # Ray's start (~12 s here, over 3 minutes with two busy loops on the two cores), the room's first moods, the
+        # DJ's first track
+        deadline = time.monotonic() + budget.left(420)
         while not fake.played and time.monotonic() < deadline:
             assert run.poll() is None, run.communicate()[1][-3000:]
             time.sleep(0.5)
         assert fake.played, "the room's DJ did not start playback"
         hall = "emotion_dj/fleet_hall"
-        wait_for(lambda: len(configs(ha)) == 9, 60, "the room's 9 discovery configs")  # no main face, no FPS
+        wait_for(lambda: len(configs(ha)) == 9, budget.left(60), "the room's 9 discovery configs")  # no main face, no FPS
         assert "homeassistant/switch/fleet_hall/dj/config" in configs(ha)
-        wait_for(lambda: json.loads(ha.latest(f"{hall}/room") or "{}").get("faces") == 2, 60, "the room's two faces")
-        wait_for(lambda: json.loads(ha.latest(f"{hall}/dj") or "{}").get("track"), 60, "the room DJ's track")
+        wait_for(lambda: json.loads(ha.latest(f"{hall}/room") or "{}").get("faces") == 2, budget.left(60), "the room's two faces")
+        wait_for(lambda: json.loads(ha.latest(f"{hall}/dj") or "{}").get("track"), budget.left(60), "the room DJ's track")
         ha.send(f"{hall}/playlist/make", "PRESS")
-        wait_for(lambda: json.loads(ha.latest(f"{hall}/playlist") or "{}").get("url"), 60, "the room's playlist link")
+        wait_for(lambda: json.loads(ha.latest(f"{hall}/playlist") or "{}").get("url"), budget.left(60), "the room's playlist link")
         ha.send(f"{hall}/dj/set", "OFF")
-        wait_for(lambda: json.loads(ha.latest(f"{hall}/dj") or "{}").get("state") == "OFF", 30, "the room's DJ off")
+        wait_for(lambda: json.loads(ha.latest(f"{hall}/dj") or "{}").get("state") == "OFF", budget.left(30), "the room's DJ off")
         run.send_signal(signal.SIGTERM)
-        out, err = run.communicate(timeout=120)
-        wait_for(lambda: ha.latest("emotion_dj/fleet/availability") == "offline", 30, "offline when the fleet stops")
+        out, err = run.communicate(timeout=budget.left(120))
+        wait_for(lambda: ha.latest("emotion_dj/fleet/availability") == "offline", budget.left(30), "offline when the fleet stops")
     finally:
         ha.close()
         broker.kill()
