@@ -19,6 +19,10 @@ needs_mosquitto = pytest.mark.skipif(shutil.which("mosquitto") is None,
                                      reason="needs Debian's mosquitto (apt-get install mosquitto; .ci/run installs it)")
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 class Mosquitto:
     """`with Mosquitto(tmp_path) as broker:`; kill() and start() again on the same port (nothing persists)."""
 
@@ -27,6 +31,7 @@ class Mosquitto:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        self.started_once = False
         self.ca = self.folder / "ca.pem" if tls else None
         self.config = self._write_config()
 
@@ -54,14 +59,31 @@ class Mosquitto:
         return path
 
     def start(self) -> Mosquitto:
+        """Start (or start again, on the same port). Mosquitto cannot pick a port itself: if another process took
+        the free one first, a first start moves to another free port and tries again."""
+        for attempt in range(5):
+            try:
+                return self._start_once()
+            except PortTaken:
+                if self.started_once or attempt == 4:
+                    raise
+                self.port = free_port()
+                self.config = self._write_config()
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> Mosquitto:
         self.process = subprocess.Popen(["mosquitto", "-c", str(self.config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto did not start: {self.process.stderr.read()[-500:]}")
+                said = self.process.stderr.read()[-500:]
+                if "Address already in use" in said:
+                    raise PortTaken(said)
+                raise RuntimeError(f"mosquitto did not start: {said}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                self.started_once = True  # from now on the port is this broker's: a restart keeps it
                 return self
             except OSError:
                 time.sleep(0.05)

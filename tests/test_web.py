@@ -25,10 +25,14 @@ TOKEN = "test-token-0123456789"
 
 
 def serve(tmp_path: Path, *args: str, host: str = "127.0.0.1", **env: str):
-    """A headless demo app serving its page; returns (process, base URL)."""
-    port = free_port()
-    app = start_app(tmp_path, "--source", "demo", "--serve", f"{host}:{port}", "--no-open", *args, **env)
+    """A headless demo app serving its page on a port it picks itself (port 0: no other process can take it between
+    a test choosing one and the app binding it); returns (process, base URL), read from the address it prints."""
+    app = start_app(tmp_path, "--source", "demo", "--serve", f"{host}:0", "--no-open", *args, **env)
+    first = app.stdout.readline()  # "Emotion DJ page: http://HOST:PORT/..."
+    assert "Emotion DJ page: http://" in first, (first, app.poll())
+    port = int(first.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
     base = f"http://127.0.0.1:{port}"
+    app.first_line = first  # what stop() returns no longer holds it
 
     def answering() -> bool:
         assert app.poll() is None, app.communicate()[1]
@@ -128,7 +132,7 @@ def test_a_network_bind_needs_the_token_and_the_post_needs_the_csrf_header(tmp_p
         assert session.post(base + "/api/playlist", headers={"X-Emotion-DJ": "1"}, timeout=5).status_code == 202
     finally:
         out, _ = stop(app)
-    assert f"?token={TOKEN}" in out  # printed at start, for the user to open
+    assert f"?token={TOKEN}" in app.first_line + out  # printed at start, for the user to open
 
 
 def test_loopback_bind_refuses_other_host_names(tmp_path):
