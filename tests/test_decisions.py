@@ -175,3 +175,14 @@ def test_the_direction_turns_at_exactly_the_threshold_after_exactly_the_hold_and
     assert turn.big  # exactly `big` (0.5) away counts as big
     follower.update(20.0, MoodPoint(0.5, 0.49))  # less than the threshold away: stays
     assert follower.turns == 1 and follower.direction == MoodPoint(0.5, 0.0)
+
+
+def test_every_turn_counts_whatever_its_kind():
+    from emotion_dj.music.follow import RoomFollower
+
+    follower = RoomFollower(instant())
+    follower.update(0.0, MoodPoint(0.8, 0.5))
+    follower.update(1.0, MoodPoint(-0.6, -0.3))  # a change: 1
+    follower.update(2.0, None)
+    follower.update(12.0, None)  # empty for 10 s: calm, 2
+    assert follower.turns == 2
