@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 
-from emotion_dj.core.errors import UserError
 from emotion_dj.runtime.web.limits import KEEPALIVE_S, MAX_HEADERS, ConnectionCap, capped_site, quiet_accept_errors, quiet_http_logger
+from emotion_dj.runtime.web.loop_thread import LoopThread
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
               "transfer-encoding", "upgrade", "host", "content-length"}
@@ -26,26 +25,15 @@ def bearer_ok(header: str, token: str) -> bool:
     return bool(given) and secrets.compare_digest(given.encode("utf-8", "replace"), token.encode())
 
 
-class FleetFront:
-    def __init__(self, host: str, port: int, upstream_port: int, token: str):
-        self.host, self.port, self.upstream_port, self.token = host, port, upstream_port, token
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._started = threading.Event()
-        self._error: str | None = None
+class FleetFront(LoopThread):
+    thread_name = "fleet-front"
 
-    def start(self) -> FleetFront:
-        self._thread = threading.Thread(target=self._serve, name="fleet-front", daemon=True)
-        self._thread.start()
-        self._started.wait(timeout=30)
-        if self._error:
-            raise UserError(self._error)
-        return self
+    def __init__(self, host: str, port: int, upstream_port: int, token: str):
+        super().__init__()
+        self.host, self.port, self.upstream_port, self.token = host, port, upstream_port, token
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=3.0)
+        self.stop_loop(timeout=3.0)
 
     def _serve(self) -> None:
         import aiohttp

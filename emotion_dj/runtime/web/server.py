@@ -35,6 +35,7 @@ from emotion_dj.runtime.web.limits import (
     quiet_accept_errors,
     quiet_http_logger,
 )
+from emotion_dj.runtime.web.loop_thread import LoopThread
 from emotion_dj.runtime.web.view import LiveView
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class WebServer:
+class WebServer(LoopThread):
+    thread_name = "web"
     """Start with start() (binds at once: a taken port is a UserError), stop with stop() (within STOP_SECONDS)."""
 
     def __init__(self, view: LiveView, host: str, port: int, token: str | None = None,
                  report: Callable[[], bytes | None] | None = None):
+        super().__init__()
         self.view, self.host, self.port = view, host, port
         self.loopback = is_loopback(host)
         if token is not None and not self.loopback and len(token) < MIN_TOKEN_CHARS:
@@ -86,12 +89,8 @@ class WebServer:
             hmac.new(self.token.encode(), b"emotion-dj video.mjpg", hashlib.sha256).digest()[:16]).decode().rstrip("=")
         self._cap: ConnectionCap | None = None
         self.report = report  # draws the mood report so far as SVG (None: no --events to draw from)
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner = None
-        self._thread: threading.Thread | None = None
         self._closing = False
-        self._started = threading.Event()
-        self._error: str | None = None
         self._report_lock = threading.Lock()
 
     @property
@@ -106,20 +105,10 @@ class WebServer:
         return f"http://{host}:{self.port}/video.mjpg" + (f"?stream={self.stream_token}" if self.stream_token else "")
 
     # -- life cycle -------------------------------------------------------------------------------------------
-    def start(self) -> WebServer:
-        self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
-        self._thread.start()
-        self._started.wait(timeout=30)
-        if self._error:
-            raise UserError(self._error)
-        return self
-
     def stop(self) -> None:
         """Close every stream and the listener; returns within about STOP_SECONDS."""
         self._closing = True
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=STOP_SECONDS + 1.0)
+        self.stop_loop(timeout=STOP_SECONDS + 1.0)
         self.view.close()
 
     def _serve(self) -> None:
