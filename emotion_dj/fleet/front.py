@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from emotion_dj.runtime.web.limits import KEEPALIVE_S, MAX_HEADERS, ConnectionCap, capped_site, quiet_accept_errors, quiet_http_logger
-from emotion_dj.runtime.web.loop_thread import LoopThread
+from emotion_dj.runtime.web.limited_server import LimitedServer
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
               "transfer-encoding", "upgrade", "host", "content-length"}
@@ -25,48 +24,31 @@ def bearer_ok(header: str, token: str) -> bool:
     return bool(given) and secrets.compare_digest(given.encode("utf-8", "replace"), token.encode())
 
 
-class FleetFront(LoopThread):
+class FleetFront(LimitedServer):
     thread_name = "fleet-front"
+    what = "serve the fleet"
 
     def __init__(self, host: str, port: int, upstream_port: int, token: str):
-        super().__init__()
-        self.host, self.port, self.upstream_port, self.token = host, port, upstream_port, token
+        super().__init__(host, port)
+        self.upstream_port, self.token = upstream_port, token
 
     def stop(self) -> None:
         self.stop_loop(timeout=3.0)
 
-    def _serve(self) -> None:
-        import aiohttp
+    def make_app(self):
         from aiohttp import web
 
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._forward)
-        quiet_accept_errors()
-        runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE_S, logger=quiet_http_logger(),
-                               max_headers=MAX_HEADERS)
-        try:
-            self._loop.run_until_complete(runner.setup())
-            self._session = self._loop.run_until_complete(self._open_session(aiohttp))
-            site = capped_site()(runner, self.host, self.port, ConnectionCap(runner.server))
-            self._loop.run_until_complete(site.start())
-        except Exception as error:  # noqa: BLE001 - whatever stops the front is the user's one line, never a hang
-            self._error = f"cannot serve the fleet on {self.host}:{self.port}: {getattr(error, 'strerror', None) or error}"
-            self._started.set()
-            return
-        self._started.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.run_until_complete(self._session.close())
-            self._loop.run_until_complete(runner.cleanup())
-            self._loop.close()
+        return app
 
-    @staticmethod
-    async def _open_session(aiohttp):
-        """The client to Serve's proxy; aiohttp makes it only inside a running loop."""
-        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=UPSTREAM_TIMEOUT_S), auto_decompress=False)
+    async def on_start(self) -> None:
+        import aiohttp  # the client to Serve's proxy; aiohttp makes it only inside a running loop
+
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=UPSTREAM_TIMEOUT_S), auto_decompress=False)
+
+    async def on_stop(self) -> None:
+        await self._session.close()
 
     async def _forward(self, request):
         from aiohttp import ClientError, web

@@ -26,16 +26,8 @@ from importlib import resources
 from pathlib import Path
 
 from emotion_dj.core.errors import UserError
-from emotion_dj.runtime.web.limits import (
-    KEEPALIVE_S,
-    MAX_HEADERS,
-    ConnectionCap,
-    capped_site,
-    host_name,
-    quiet_accept_errors,
-    quiet_http_logger,
-)
-from emotion_dj.runtime.web.loop_thread import LoopThread
+from emotion_dj.runtime.web.limited_server import LimitedServer
+from emotion_dj.runtime.web.limits import host_name
 from emotion_dj.runtime.web.view import LiveView
 
 log = logging.getLogger(__name__)
@@ -71,14 +63,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class WebServer(LoopThread):
+class WebServer(LimitedServer):
     thread_name = "web"
+    shutdown_timeout = STOP_SECONDS
     """Start with start() (binds at once: a taken port is a UserError), stop with stop() (within STOP_SECONDS)."""
 
     def __init__(self, view: LiveView, host: str, port: int, token: str | None = None,
                  report: Callable[[], bytes | None] | None = None):
-        super().__init__()
-        self.view, self.host, self.port = view, host, port
+        super().__init__(host, port)
+        self.view = view
         self.loopback = is_loopback(host)
         if token is not None and not self.loopback and len(token) < MIN_TOKEN_CHARS:
             raise UserError(f"EMOTION_DJ_SERVE_TOKEN must be at least {MIN_TOKEN_CHARS} characters (a short one can be "
@@ -87,9 +80,8 @@ class WebServer(LoopThread):
         # the video stream's own token: the same after a restart with the same EMOTION_DJ_SERVE_TOKEN
         self.stream_token = None if self.token is None else base64.urlsafe_b64encode(
             hmac.new(self.token.encode(), b"emotion-dj video.mjpg", hashlib.sha256).digest()[:16]).decode().rstrip("=")
-        self._cap: ConnectionCap | None = None
+
         self.report = report  # draws the mood report so far as SVG (None: no --events to draw from)
-        self._runner = None
         self._closing = False
         self._report_lock = threading.Lock()
 
@@ -111,37 +103,16 @@ class WebServer(LoopThread):
         self.stop_loop(timeout=STOP_SECONDS + 1.0)
         self.view.close()
 
-    def _serve(self) -> None:
+    def make_app(self):
         from aiohttp import web
 
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
         app = web.Application(middlewares=[self._make_guard()])
         app.add_routes([web.get("/", self._page("index.html")), web.get("/report", self._page("report.html")),
                         web.get("/login", self._login), web.get("/static/{name}", self._static),
                         web.get("/video.mjpg", self._video), web.get("/events", self._events),
                         web.get("/api/state", self._state), web.post("/api/playlist", self._playlist), web.post("/api/dj", self._dj),
                         web.get("/report.svg", self._report_svg)])
-        quiet_accept_errors()
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_SECONDS, keepalive_timeout=KEEPALIVE_S,
-                                     logger=quiet_http_logger(), max_headers=MAX_HEADERS)
-        try:
-            self._loop.run_until_complete(self._runner.setup())
-            self._cap = ConnectionCap(self._runner.server)
-            site = capped_site()(self._runner, self.host, self.port, self._cap)
-            self._loop.run_until_complete(site.start())
-            if self.port == 0:  # an OS-chosen port (tests): read it back
-                self.port = site._server.sockets[0].getsockname()[1]
-        except OSError as error:
-            self._error = f"cannot serve on {self.host}:{self.port}: {error.strerror or error}"
-            self._started.set()
-            return
-        self._started.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.run_until_complete(self._runner.cleanup())
-            self._loop.close()
+        return app
 
     # -- the guard: token, anti-CSRF, Host --------------------------------------------------------------------
     def _forbidden(self, why: str):
