@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import socket
 import struct
 import termios
 import time
@@ -18,6 +19,9 @@ MAX_CONNECTIONS = 64  # open connections, streams included; the oldest that neve
 KEEPALIVE_S = 15.0  # aiohttp closes a connection that has sent no whole request (or no next one) for this long
 MAX_HEADERS = 64
 LISTEN_BACKLOG = 1024  # a burst of connections waits in the kernel to be judged by the cap, instead of being reset
+# asyncio accepts up to its backlog argument in one loop tick before the cap sees any of them; a tick of 1024 under a
+# low descriptor limit ran out of descriptors, and asyncio then stops accepting for a whole second each time
+ACCEPT_BATCH = 16
 LOG_EVERY_S = 10.0  # one line per kind of bad request per this many seconds, with a count of the ones not shown
 
 
@@ -137,8 +141,17 @@ def capped_site():
 
         async def start(self) -> None:
             await web.BaseSite.start(self)  # registers the site with the runner, which closes it on cleanup
-            # a deep accept queue: a burst of connections (a flood, or many players at once) waits in the kernel to
-            # be accepted and judged by the cap, instead of overflowing into resets of real clients
+            # asyncio's backlog is both the kernel's queue and how many it accepts per tick: listen with a small
+            # one (ACCEPT_BATCH per tick, so the cap judges each batch before the next), then deepen the kernel's
+            # queue so a burst (a flood, or many players at once) waits there instead of being reset
             self._server = await asyncio.get_running_loop().create_server(self.cap, self._host, self._port,
-                                                                          backlog=LISTEN_BACKLOG, reuse_address=True)
+                                                                          backlog=ACCEPT_BATCH, reuse_address=True)
+            for listening in self._server.sockets:
+                deepen_queue(listening.fileno(), listening.family)
     return CappedSite
+
+
+def deepen_queue(fileno: int, family: int) -> None:
+    """listen() again with LISTEN_BACKLOG on an already listening socket (Linux and the BSDs take the new length)."""
+    with socket.fromfd(fileno, family, socket.SOCK_STREAM) as same_socket:  # a dup: closing it leaves the listener
+        same_socket.listen(LISTEN_BACKLOG)
