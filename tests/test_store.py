@@ -1,9 +1,11 @@
 """The music store: a killed writer, a corrupt file, two processes at once, an old schema, restarts."""
 import json
+import re
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 
 import pytest
 
@@ -68,7 +70,9 @@ def test_a_corrupt_file_is_moved_aside_in_one_line_and_a_fresh_one_started(tmp_p
     aside = [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name]
     assert len(aside) == 1 and (tmp_path / aside[0]).read_bytes() == garbage  # kept, for whoever wants it
     lines = [r.getMessage() for r in caplog.records if "music store" in r.getMessage()]
-    assert len(lines) == 1 and "moved it to" in lines[0] and "\n" not in lines[0]
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert re.fullmatch(r"music\.sqlite3\.corrupt-\d{8}-\d{6}", aside[0])  # when it went, to the second
+    assert f"the music store {path} was unreadable (file is not a database): moved it to {aside[0]}" in lines[0]
 
 
 def test_two_processes_write_at_once_and_nothing_is_lost(tmp_path):
@@ -174,3 +178,269 @@ def test_history_dj_shows_what_worked_per_region(tmp_path):
     shown = python(code)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.split() == ["unpleasant-calm", "genre", "2/3", "tracks", "worked", "(67%)"]
+
+
+# -- each rule of the store on its own, in-process (mutation testing sees these; docs/TESTING.md) --------------------
+
+def test_the_variety_window_includes_its_first_second_and_nothing_older(tmp_path):
+    store = MusicStore(tmp_path / "music.sqlite3")
+    store.record(plays(1, "edge"), when=1000.0)
+    store.record(plays(1, "old"), when=999.0)
+    # 1 day later exactly: the edge track is still inside the window, the one a second older is out
+    assert store.recent_uris(days=1, now=1000.0 + 86400) == {"spotify:track:edge0000"}
+    assert store.recent_uris(days=0.5, now=1000.0 + 43200) == {"spotify:track:edge0000"}
+
+
+def test_history_is_newest_first_fifty_by_default_and_keeps_each_plays_own_time(tmp_path):
+    store = MusicStore(tmp_path / "music.sqlite3")
+    assert store.record(plays(60, "a"), when=100.0) == 60
+    store.record([Play("spotify:track:own", "Own", "Me", "p", played_at=50.0)], when=200.0)
+    store.record(plays(1, "new"), when=300.0)
+    shown = store.history()
+    assert len(shown) == 50
+    assert shown[0].uri == "spotify:track:new0000" and shown[0].played_at == 300.0
+    # plays of one playlist share a time: the later-written row comes first
+    assert [p.uri for p in shown[1:3]] == ["spotify:track:a0059", "spotify:track:a0058"]
+    assert store.history(100)[-1] == Play("spotify:track:own", "Own", "Me", "p", played_at=50.0)  # its time, not 200
+    first = store.history(100)[1]
+    assert (first.mood, first.valence, first.arousal, first.playlist) == ("sad", -0.6, -0.3,
+                                                                         "https://open.spotify.com/playlist/x")
+
+
+def test_forget_clears_the_djs_learning_too_and_leaves_nothing_in_the_file(tmp_path):
+    from emotion_dj.music.store import DJOutcome
+
+    path = tmp_path / "music.sqlite3"
+    store = MusicStore(path)
+    store.record(plays(200, "secret"))
+    full = path.stat().st_size
+    store.record_dj(DJOutcome("spotify:track:secret0001", 1.0, "neutral", "mood", "calm", "match", (0, 0), (0, 0),
+                              False, True))
+    assert store.forget() == 200
+    assert store.arm_counts("neutral") == {} and store.dj_summary() == []
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM dj_plays").fetchone()[0] == 0
+    # VACUUM: the file shrinks, and the deleted rows are gone from its bytes (also where SQLite was built without
+    # secure delete), not only from the index
+    assert path.stat().st_size < full and b"secret0001" not in path.read_bytes()
+
+
+def test_a_dj_outcome_is_stored_as_played_and_counted_once_per_region_and_arm(tmp_path):
+    from emotion_dj.music.store import DJOutcome
+
+    path = tmp_path / "music.sqlite3"
+    store = MusicStore(path)
+    store.record_dj(DJOutcome("spotify:track:a", 7.0, "pleasant-calm", "taste", "soul mellow", "calm", (0.1, -0.2),
+                              (0.3, -0.4), True, False))
+    store.record_dj(DJOutcome("spotify:track:b", 8.0, "pleasant-calm", "taste", "soul mellow", "calm", (0, 0), (0, 0),
+                              False, True))
+    store.record_dj(DJOutcome("spotify:track:c", 9.0, "neutral", "taste", "x", "match", (0, 0), (0, 0), False, True))
+    assert store.arm_counts("pleasant-calm") == {"taste": (1, 1)}
+    assert store.dj_summary() == [("neutral", "taste", 1, 0), ("pleasant-calm", "taste", 1, 1)]
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT uri, started_at, region, arm, phrase, target, before_valence, before_arousal, "
+                         "during_valence, during_arousal, skipped, success FROM dj_plays ORDER BY id").fetchone()
+    assert row == ("spotify:track:a", 7.0, "pleasant-calm", "taste", "soul mellow", "calm", 0.1, -0.2, 0.3, -0.4, 1, 0)
+
+
+def test_taste_and_facts_read_back_and_an_unreadable_profile_is_no_profile(tmp_path):
+    path = tmp_path / "music.sqlite3"
+    store = MusicStore(path)
+    assert store.taste() is None and store.meta("asked") is None
+    store.save_taste({"genres": {"funk": 0.5}}, when=123.0)
+    assert store.taste() == ({"genres": {"funk": 0.5}}, 123.0)
+    store.set_meta("asked", "1")
+    store.set_meta("asked", "2")
+    assert store.meta("asked") == "2"
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE taste SET profile = '{not json'")
+    assert store.taste() is None  # fetched again, rather than the app stopping
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line_naming_the_setting(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(StoreError) as raised:
+        MusicStore(tmp_path / "a-file" / "music.sqlite3").history()
+    assert "cannot create the data folder" in str(raised.value) and "EMOTION_DJ_DATA" in str(raised.value)
+
+
+def test_a_file_locked_by_another_process_is_waited_for_then_reported_not_moved_aside(tmp_path, monkeypatch):
+    from emotion_dj.music import store as store_module
+
+    path = tmp_path / "music.sqlite3"
+    MusicStore(path).record(plays(3))
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 300)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            MusicStore(path).history()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]  # a busy file is not a corrupt one
+    assert len(MusicStore(path).history()) == 3
+
+
+def test_a_file_that_fails_the_quick_check_is_moved_aside_with_the_checks_first_line(tmp_path, caplog):
+    path = tmp_path / "music.sqlite3"
+    MusicStore(path).record(plays(300, "long-enough-to-fill-several-pages-"))
+    good = path.read_bytes()
+    for offset in range(4096, len(good)):  # the first byte whose flip SQLite opens but its quick check reports
+        broken = bytearray(good)
+        broken[offset] ^= 0xFF
+        path.write_bytes(bytes(broken))
+        with closing(sqlite3.connect(path)) as db:
+            try:
+                if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    break
+            except sqlite3.DatabaseError:
+                pass
+    else:
+        pytest.fail("no single-byte flip that only the quick check sees")
+    assert MusicStore(path).history() == []  # a fresh file
+    (line,) = [r.getMessage() for r in caplog.records if "music store" in r.getMessage()]
+    assert "(quick_check: *** in database main ***)" in line
+
+
+def test_a_stale_journal_beside_a_corrupt_file_goes_with_it(tmp_path):
+    path = tmp_path / "music.sqlite3"
+    path.write_bytes(b"not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"music.sqlite3{suffix}").write_bytes(b"STALE" * 1000)
+    with closing(sqlite3.connect(path)):  # hold the new file open, so SQLite keeps its own -wal and -shm
+        store = MusicStore(path)
+        store.record(plays(2))
+        for suffix in ("-wal", "-shm"):
+            journal = tmp_path / f"music.sqlite3{suffix}"
+            assert not journal.exists() or b"STALE" not in journal.read_bytes()
+
+
+def test_some_other_programs_database_under_the_name_is_moved_aside_not_altered(tmp_path):
+    path = tmp_path / "music.sqlite3"
+    with closing(sqlite3.connect(path)) as db:  # schema 0 to us, but its own "plays" table: migration 1 fails
+        db.execute("CREATE TABLE plays (theirs TEXT)")
+        db.execute("INSERT INTO plays VALUES ('their row')")
+        db.commit()
+    store = MusicStore(path)
+    store.record(plays(1))
+    (aside,) = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    with closing(sqlite3.connect(aside)) as db:
+        assert db.execute("SELECT * FROM plays").fetchall() == [("their row",)]
+
+
+def test_the_store_is_prepared_once_per_object_and_made_in_a_new_nested_folder(tmp_path, monkeypatch):
+    store = MusicStore(tmp_path / "a" / "b" / "c" / "music.sqlite3")
+    calls = []
+    migrate = store._migrate
+    monkeypatch.setattr(store, "_migrate", lambda: (calls.append(1), migrate()))
+    store.record(plays(2))
+    store.history()
+    store.recent_uris(1)
+    assert len(calls) == 1  # the quick check and the schema once, not on every call
+
+
+def test_the_default_file_is_in_the_data_folder_the_setting_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOTION_DJ_DATA", str(tmp_path / "mine"))
+    assert MusicStore().path == tmp_path / "mine" / "music.sqlite3"
+
+
+def test_a_taste_saved_without_a_time_is_stamped_now(tmp_path):
+    import time
+
+    store = MusicStore(tmp_path / "music.sqlite3")
+    before = time.time()
+    store.save_taste({"genres": {}})
+    assert before <= store.taste()[1] <= time.time()
+
+
+def _refuse_on(path, sql_trigger: str) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute(f"CREATE TRIGGER refuse {sql_trigger} BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        db.commit()
+
+
+def test_a_playlist_that_fails_halfway_is_not_written_at_all(tmp_path):
+    path = tmp_path / "music.sqlite3"
+    store = MusicStore(path)
+    store.record(plays(1, "before"))
+    _refuse_on(path, "BEFORE INSERT ON plays WHEN NEW.uri = 'spotify:track:half0005'")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record(plays(10, "half"))
+    assert [p.uri for p in store.history()] == ["spotify:track:before0000"]
+
+
+def test_a_dj_outcome_and_its_count_are_written_together_or_not_at_all(tmp_path):
+    from emotion_dj.music.store import DJOutcome
+
+    path = tmp_path / "music.sqlite3"
+    store = MusicStore(path)
+    store.history()
+    _refuse_on(path, "BEFORE INSERT ON dj_arms")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record_dj(DJOutcome("spotify:track:a", 1.0, "neutral", "mood", "p", "match", (0, 0), (0, 0), False, True))
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM dj_plays").fetchone()[0] == 0
+
+
+def test_forget_is_all_or_nothing(tmp_path):
+    from emotion_dj.music.store import DJOutcome
+
+    path = tmp_path / "music.sqlite3"
+    store = MusicStore(path)
+    store.record(plays(3))
+    store.record_dj(DJOutcome("spotify:track:a", 1.0, "neutral", "mood", "p", "match", (0, 0), (0, 0), False, True))
+    _refuse_on(path, "BEFORE DELETE ON dj_arms")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.forget()
+    assert len(store.history()) == 3 and store.arm_counts("neutral") == {"mood": (1, 0)}
+
+
+def test_a_migration_another_process_began_is_finished_not_abandoned(tmp_path, monkeypatch):
+    # Between this process reading "schema 0" and taking the write lock, another one applies step 1 only (it was
+    # killed then, say). This one must skip step 1 and still apply the rest.
+    path = tmp_path / "music.sqlite3"
+    raced = []
+    connect = sqlite3.connect
+
+    class Raced(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql == "BEGIN IMMEDIATE" and not raced:
+                raced.append(1)
+                with closing(connect(path, isolation_level=None)) as other:
+                    other.executescript(MIGRATIONS[0])
+                    other.execute("PRAGMA user_version = 1")
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: connect(*a, factory=Raced, **k))
+    store = MusicStore(path)
+    store.set_meta("k", "v")  # schema 2's table
+    assert store.arm_counts("neutral") == {}  # schema 3's
+    assert raced and not [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    with closing(connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_switching_to_wal_gives_up_on_other_errors_at_once_and_on_a_lock_after_the_timeout(tmp_path, monkeypatch):
+    from emotion_dj.music import store as store_module
+
+    answer = {"error": "disk I/O error"}
+    tries = []
+
+    class Refuses(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA journal_mode"):
+                tries.append(1)
+                raise sqlite3.OperationalError(answer["error"])
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    with closing(sqlite3.connect(tmp_path / "x.sqlite3", factory=Refuses)) as db:
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            MusicStore._use_wal(db)
+        assert len(tries) == 1
+        answer["error"] = "database is locked"
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            MusicStore._use_wal(db)  # a lock that never goes: retried, then given up when the timeout is spent
+        assert len(tries) > 2
