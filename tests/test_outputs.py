@@ -140,3 +140,33 @@ def test_identity_is_the_inode_for_a_file_and_the_resolved_path_for_a_new_name(t
     info = os.stat(source)
     assert identity(source) == ("inode", (info.st_dev, info.st_ino))
     assert identity(tmp_path / "." / "new.json") == ("path", (tmp_path / "new.json").resolve())
+
+
+@pytest.mark.parametrize("tilde_side", ["input", "output"])
+def test_a_home_relative_name_is_the_same_file_as_its_full_name(tmp_path, source, monkeypatch, tilde_side):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    short = Path("~") / source.name  # as typed after an "=", where the shell does not expand it
+    inputs = {"--source": short if tilde_side == "input" else source}
+    output = out(source if tilde_side == "input" else short)
+    assert "is the same file as --source (an input)" in refusal(inputs, [output])
+    assert source.read_bytes() == b"the user's video"
+
+
+def test_an_unusable_input_name_does_not_hide_the_inputs_after_it(tmp_path, source):
+    inputs = {"--model": tmp_path / ("m" * 300), "--source": source}
+    assert "is the same file as --source (an input)" in refusal(inputs, [out(source)])
+
+
+def test_an_empty_input_name_is_no_file_so_a_folder_output_is_refused_as_a_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert refusal({"--source": ""}, [out(Path("."))]) == "cannot write the events to .: it is a folder"
+
+
+@pytest.mark.parametrize("raised, reason", [(RuntimeError("Symlink loop from 'x'"), "a symbolic link loop"),
+                                            (OSError(36, "File name too long"), "the file name is too long")])
+def test_a_name_that_cannot_be_resolved_is_one_line(tmp_path, monkeypatch, raised, reason):
+    def resolve(self, strict=False):
+        raise raised
+
+    monkeypatch.setattr(Path, "resolve", resolve)
+    assert refusal({}, [out(tmp_path / "new.jsonl")]) == f"cannot use {tmp_path / 'new.jsonl'}: {reason}"

@@ -38,6 +38,7 @@ def _describe(error: OSError) -> str:
 def identity(path: Path) -> tuple[str, object] | None:
     """What makes two names the same file: (device, inode) of an existing file (links followed), else the resolved
     path; None for a name that can not be a file at all (a camera index, a URL)."""
+    path = Path(path).expanduser()  # "~/clip.mp4" is the user's file, as the app will open it
     try:
         info = os.stat(path)
         return ("inode", (info.st_dev, info.st_ino))
@@ -48,7 +49,7 @@ def identity(path: Path) -> tuple[str, object] | None:
             raise OutputError(f"cannot use {path}: {_describe(error)}") from None
         return None
     try:
-        return ("path", Path(path).expanduser().resolve())
+        return ("path", path.resolve())
     except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop on Python < 3.13
         raise OutputError(f"cannot use {path}: {_describe(error) if isinstance(error, OSError) else 'a symbolic link loop'}") from None
 
@@ -81,21 +82,16 @@ def guard_outputs(inputs: dict[str, Path | str | None], outputs: list[Output]) -
             key = identity(Path(path))
         except OutputError:
             continue  # an unusable input name is the input's own error, reported where it is opened
-        if key is not None and key[0] == "inode":
+        if key is not None and key[0] == "inode":  # an input that does not exist yet cannot be overwritten
             seen[key] = flag
-            seen[("path", Path(path).expanduser().resolve())] = flag
     for output in outputs:
         if output.suffixes and output.path.suffix.lower() not in output.suffixes:
             raise OutputError(f"{output.flag} must end in {', '.join(output.suffixes)}, got '{output.path.name}'")
         key = identity(output.path)
-        same = seen.get(key) if key is not None else None
-        if same is None and key is not None and key[0] == "inode":
-            same = seen.get(("path", Path(output.path).expanduser().resolve()))
+        same = seen.get(key)
         if same is not None:
             other = "an input" if same in inputs else "another output"
             raise OutputError(f"{output.flag} {output.path} is the same file as {same} ({other}): refusing to overwrite it")
         check_writable(Path(output.path).expanduser(), output.what)
         if key is not None:
             seen[key] = output.flag
-            if key[0] == "inode":
-                seen[("path", Path(output.path).expanduser().resolve())] = output.flag
