@@ -152,8 +152,8 @@ def test_a_home_relative_name_is_the_same_file_as_its_full_name(tmp_path, source
     assert source.read_bytes() == b"the user's video"
 
 
-def test_an_unusable_input_name_does_not_hide_the_inputs_after_it(tmp_path, source):
-    inputs = {"--model": tmp_path / ("m" * 300), "--source": source}
+def test_an_absent_or_unusable_input_name_does_not_hide_the_inputs_after_it(tmp_path, source):
+    inputs = {"--events": None, "--report": "", "--model": tmp_path / ("m" * 300), "--source": source}
     assert "is the same file as --source (an input)" in refusal(inputs, [out(source)])
 
 

@@ -261,7 +261,8 @@ def test_a_data_folder_that_cannot_be_made_is_one_line_naming_the_setting(tmp_pa
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(StoreError) as raised:
         MusicStore(tmp_path / "a-file" / "music.sqlite3").history()
-    assert "cannot create the data folder" in str(raised.value) and "EMOTION_DJ_DATA" in str(raised.value)
+    assert str(raised.value) == (f"cannot create the data folder {tmp_path / 'a-file'}: File exists "
+                                 "(set EMOTION_DJ_DATA to a writable folder)")
 
 
 def test_a_file_locked_by_another_process_is_waited_for_then_reported_not_moved_aside(tmp_path, monkeypatch):
