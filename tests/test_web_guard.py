@@ -134,6 +134,7 @@ def test_the_stream_token_opens_the_video_for_a_player_and_nothing_else(network_
     assert post.status_code == 403
     again = WebServer(LiveView(), "0.0.0.0", 0, TOKEN)  # the same token gives the same stream token after a restart
     assert again.stream_token == server.stream_token
+    assert WebServer(LiveView(), "0.0.0.0", 0, TOKEN + "x").stream_token != server.stream_token
 
 
 SERVER_WITH_FEW_DESCRIPTORS = textwrap.dedent("""

@@ -95,15 +95,6 @@ def test_a_wrong_cookie_or_an_odd_token_is_a_plain_no():
     assert WebServer._token_ok("\udcff", TOKEN) is False and WebServer._token_ok(TOKEN, TOKEN) is True
 
 
-def test_the_stream_token_opens_the_video_only():
-    server = WebServer(LiveView(), "0.0.0.0", 0, token=TOKEN)
-    (elsewhere,) = ask(server, ("GET", f"/api/state?stream={server.stream_token}", {"Host": "x"}))
-    assert elsewhere[0] == 403
-    assert server.stream_token not in (None, TOKEN) and server.stream_url.endswith(f"/video.mjpg?stream={server.stream_token}")
-    assert WebServer(LiveView(), "0.0.0.0", 0, token=TOKEN).stream_token == server.stream_token  # same after a restart
-    assert WebServer(LiveView(), "0.0.0.0", 0, token=TOKEN + "x").stream_token != server.stream_token
-
-
 def test_a_post_needs_the_apps_header():
     server = WebServer(LiveView(), "127.0.0.1", 0)
     plain, marked = ask(server, ("POST", "/api/dj", {"Host": "localhost"}),
