@@ -30,7 +30,8 @@ def ask(server: WebServer, *requests: tuple) -> list[tuple[int, dict, str]]:
 
 
 @pytest.mark.parametrize("text, address", [("8080", ("127.0.0.1", 8080)), (" 0.0.0.0:0 ", ("0.0.0.0", 0)),
-                                           ("[::]:65535", ("::", 65535)), (":9", ("127.0.0.1", 9))])
+                                           ("[::]:65535", ("::", 65535)), (":9", ("127.0.0.1", 9)),
+                                           ("XBOX.local:80", ("XBOX.local", 80))])
 def test_serve_addresses(text, address):
     assert parse_address(text) == address
 
