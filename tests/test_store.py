@@ -5,11 +5,13 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from contextlib import closing
 
 import pytest
 
-from emotion_dj.music.store import MIGRATIONS, SCHEMA_VERSION, MusicStore, Play, StoreError
+from emotion_dj.music import store as store_module
+from emotion_dj.music.store import MIGRATIONS, SCHEMA_VERSION, DJOutcome, MusicStore, Play, StoreError
 from tests.conftest import ROOT
 
 
@@ -163,8 +165,6 @@ def test_the_history_command_lists_and_forgets(tmp_path):
 
 
 def test_history_dj_shows_what_worked_per_region(tmp_path):
-    from emotion_dj.music.store import DJOutcome
-
     store = MusicStore(tmp_path / "music.sqlite3")
     for won in (True, True, False):
         store.record_dj(DJOutcome("spotify:track:x", 1.0, "unpleasant-calm", "genre", 'genre:"soul" mellow', "calm",
@@ -208,8 +208,6 @@ def test_history_is_newest_first_fifty_by_default_and_keeps_each_plays_own_time(
 
 
 def test_forget_clears_the_djs_learning_too_and_leaves_nothing_in_the_file(tmp_path):
-    from emotion_dj.music.store import DJOutcome
-
     path = tmp_path / "music.sqlite3"
     store = MusicStore(path)
     store.record(plays(200, "secret"))
@@ -226,8 +224,6 @@ def test_forget_clears_the_djs_learning_too_and_leaves_nothing_in_the_file(tmp_p
 
 
 def test_a_dj_outcome_is_stored_as_played_and_counted_once_per_region_and_arm(tmp_path):
-    from emotion_dj.music.store import DJOutcome
-
     path = tmp_path / "music.sqlite3"
     store = MusicStore(path)
     store.record_dj(DJOutcome("spotify:track:a", 7.0, "pleasant-calm", "taste", "soul mellow", "calm", (0.1, -0.2),
@@ -266,8 +262,6 @@ def test_a_data_folder_that_cannot_be_made_is_one_line_naming_the_setting(tmp_pa
 
 
 def test_a_file_locked_by_another_process_is_waited_for_then_reported_not_moved_aside(tmp_path, monkeypatch):
-    from emotion_dj.music import store as store_module
-
     path = tmp_path / "music.sqlite3"
     MusicStore(path).record(plays(3))
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 300)
@@ -348,8 +342,6 @@ def test_the_default_file_is_in_the_data_folder_the_setting_names(tmp_path, monk
 
 
 def test_a_taste_saved_without_a_time_is_stamped_now(tmp_path):
-    import time
-
     store = MusicStore(tmp_path / "music.sqlite3")
     before = time.time()
     store.save_taste({"genres": {}})
@@ -373,8 +365,6 @@ def test_a_playlist_that_fails_halfway_is_not_written_at_all(tmp_path):
 
 
 def test_a_dj_outcome_and_its_count_are_written_together_or_not_at_all(tmp_path):
-    from emotion_dj.music.store import DJOutcome
-
     path = tmp_path / "music.sqlite3"
     store = MusicStore(path)
     store.history()
@@ -386,8 +376,6 @@ def test_a_dj_outcome_and_its_count_are_written_together_or_not_at_all(tmp_path)
 
 
 def test_forget_is_all_or_nothing(tmp_path):
-    from emotion_dj.music.store import DJOutcome
-
     path = tmp_path / "music.sqlite3"
     store = MusicStore(path)
     store.record(plays(3))
@@ -424,8 +412,6 @@ def test_a_migration_another_process_began_is_finished_not_abandoned(tmp_path, m
 
 
 def test_switching_to_wal_gives_up_on_other_errors_at_once_and_on_a_lock_after_the_timeout(tmp_path, monkeypatch):
-    from emotion_dj.music import store as store_module
-
     answer = {"error": "disk I/O error"}
     tries = []
 

@@ -115,9 +115,13 @@ def test_the_token_redirect_stays_on_this_server(network_server):
     assert location.startswith(b"/") and not location.startswith(b"//"), location
 
 
-def test_a_short_token_is_refused_at_start():
-    with pytest.raises(UserError, match="at least 16 characters"):
-        WebServer(LiveView(), "0.0.0.0", 0, "short")
+def test_a_short_token_is_refused_at_start_and_none_means_a_random_one():
+    for short in ("short", "x" * 15):
+        with pytest.raises(UserError, match="at least 16 characters"):
+            WebServer(LiveView(), "0.0.0.0", 0, short)
+    WebServer(LiveView(), "0.0.0.0", 0, "x" * 16)
+    random = [WebServer(LiveView(), "0.0.0.0", 0).token for _ in range(2)]
+    assert random[0] != random[1] and all(len(t) >= 16 for t in random)
 
 
 def test_the_stream_token_opens_the_video_for_a_player_and_nothing_else(network_server):
