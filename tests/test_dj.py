@@ -1,11 +1,13 @@
 """The DJ: following the room without flapping, the iso step, the bandit, and the DJ itself against the stand-in's
 player, in simulated time (the stand-in's playback and the DJ share one clock)."""
 import random
+import sqlite3
 import statistics
 
 import pytest
 
 from emotion_dj.music import bandit
+from emotion_dj.music import store as store_module
 from emotion_dj.music.dj import DJ, DJSettings
 from emotion_dj.music.follow import CALM, FollowSettings, RoomFollower, intended
 from emotion_dj.music.plane import class_point
@@ -147,6 +149,28 @@ def test_no_device_is_one_line_retried_every_minute_until_one_appears(stage, tmp
     fake.devices = devices
     run_dj(dj, room, clock, 250)
     assert fake.played and dj.on
+
+
+def test_a_store_locked_by_another_program_is_the_stores_line_and_the_dj_retries(stage, tmp_path, monkeypatch):
+    fake, clock, spotify = stage
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 300)
+    path = tmp_path / "m.sqlite3"
+    MusicStore(path).record([])
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(path), random.Random(3), clock, clock.sleep, lines.append)
+    try:
+        run_dj(dj, room, clock, 20)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert lines == [f"the music store {path} stayed locked by another program for 0.3 s (database is locked): close it, "
+                     f"or set EMOTION_DJ_DATA to another folder; trying again in {DJSettings().pause_s:g} s"]
+    assert dj.on and not fake.played
+    run_dj(dj, room, clock, 20 + DJSettings().pause_s + 60)
+    assert fake.played  # the lock lifted: the music starts
 
 
 def test_a_login_that_does_not_happen_turns_the_dj_off_in_one_line_not_a_prompt_loop(stage, tmp_path):

@@ -269,13 +269,65 @@ def test_a_file_locked_by_another_process_is_waited_for_then_reported_not_moved_
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
+        with pytest.raises(StoreError) as raised:
             MusicStore(path).history()
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+    assert str(raised.value) == (f"the music store {path} stayed locked by another program for 0.3 s (database is "
+                                 "locked): close it, or set EMOTION_DJ_DATA to another folder")
     assert not [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]  # a busy file is not a corrupt one
     assert len(MusicStore(path).history()) == 3
+
+
+def test_a_write_that_waits_out_the_lock_is_reported_and_leaves_nothing_half_written(tmp_path, monkeypatch):
+    path = tmp_path / "music.sqlite3"
+    store = MusicStore(path)
+    store.record(plays(3))  # opened once, so the lock below meets the write itself, not the opening
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 300)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="stayed locked by another program for 0.3 s"):
+            store.record(plays(2, "late"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(store.history()) == 3
+
+
+def test_the_history_command_on_a_locked_or_unopenable_store_is_one_line_and_exit_2(tmp_path):
+    code = """
+        import os, sys
+        os.environ["EMOTION_DJ_DATA"] = sys.argv[1]
+        from emotion_dj.music import store
+        store.BUSY_TIMEOUT_MS = 300
+        from emotion_dj.cli import main
+        sys.exit(main(["history"]))
+    """
+    locked = tmp_path / "locked"
+    MusicStore(locked / "music.sqlite3").record(plays(1))
+    holder = sqlite3.connect(locked / "music.sqlite3", isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        busy = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(locked)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert (busy.returncode, busy.stdout) == (2, ""), busy.stderr
+    assert busy.stderr.splitlines() == [f"error: the music store {locked / 'music.sqlite3'} stayed locked by another "
+                                        "program for 0.3 s (database is locked): close it, or set EMOTION_DJ_DATA "
+                                        "to another folder"]
+    folder = tmp_path / "a-folder-in-its-place"
+    (folder / "music.sqlite3").mkdir(parents=True)  # SQLite cannot open a directory as its file
+    unopenable = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(folder)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+    assert (unopenable.returncode, unopenable.stdout) == (2, ""), unopenable.stderr
+    assert unopenable.stderr.splitlines() == [f"error: cannot open the music store {folder / 'music.sqlite3'} "
+                                              "(unable to open database file): set EMOTION_DJ_DATA to a writable folder"]
+    assert (folder / "music.sqlite3").is_dir()  # left as it was, not moved aside
 
 
 def test_a_file_that_fails_the_quick_check_is_moved_aside_with_the_checks_first_line(tmp_path, caplog):

@@ -40,6 +40,7 @@ from spotipy.cache_handler import CacheFileHandler
 from urllib3.util.retry import Retry
 
 from emotion_dj.music import login
+from emotion_dj.music.store import StoreError
 
 log = logging.getLogger(__name__)
 # spotipy logs request headers (the bearer token) at DEBUG and every HTTP error at ERROR; we report errors ourselves.
@@ -347,7 +348,7 @@ def expired_login(error: Exception) -> bool:
 
 def explain(error: Exception) -> str:
     """One line for the HUD or the CLI, for anything talking to Spotify can raise."""
-    if isinstance(error, MusicError):
+    if isinstance(error, (MusicError, StoreError)):  # already one line for the user
         return str(error)
     if isinstance(error, spotipy.SpotifyException):
         status = error.http_status

@@ -12,6 +12,8 @@ Durability, by design:
   transaction. A file from a newer version of the app is refused in one line rather than altered.
 - A file that is not a database, or fails SQLite's quick check, is moved aside (`music.sqlite3.corrupt-TIME`) with
   one log line and a fresh one is started: history is a convenience, never a reason for the app to stop.
+- A lock another program holds past the busy timeout, or a file SQLite cannot open, is the machine's fault, not
+  the file's: it is left as it is and reported as a StoreError (one line in `history`, on P and in the DJ).
 
 A connection is opened per operation: the music worker, the DJ and the page's threads each get their own, which
 is what sqlite3 wants, and the cost (well under a millisecond) is nothing beside a Spotify request.
@@ -90,7 +92,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(Exception):
-    """The store cannot be used (a folder that cannot be made, a file from a newer app); one line for the user."""
+    """The store cannot be used (a folder that cannot be made, a file from a newer app, a lock that outlasted the
+    wait, a file SQLite cannot open); one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -146,11 +149,35 @@ class MusicStore:
         try:
             self._migrate()
         except sqlite3.DatabaseError as error:
-            if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-                raise
+            if self._machine_fault(error):
+                raise  # the file may be fine: it is reported (by _reported), never moved aside
             self._move_aside(error)
             self._migrate()
         self._ready = True
+
+    def _machine_fault(self, error: sqlite3.DatabaseError) -> str | None:
+        """The faults of the machine rather than of the file, as one line for the user; None for any other."""
+        if not isinstance(error, sqlite3.OperationalError):
+            return None
+        reason = str(error)
+        if "locked" in reason:
+            return (f"the music store {self.path} stayed locked by another program for {BUSY_TIMEOUT_MS / 1000:g} s "
+                    f"({reason}): close it, or set EMOTION_DJ_DATA to another folder")
+        if "unable to open" in reason:
+            return f"cannot open the music store {self.path} ({reason}): set EMOTION_DJ_DATA to a writable folder"
+        return None
+
+    @contextmanager
+    def _reported(self) -> Iterator[None]:
+        """A lock held past the busy timeout, or a file SQLite cannot open, becomes a StoreError (one line, no
+        traceback: `emotion-dj history`, the P key and the DJ all show it as it is)."""
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            line = self._machine_fault(error)
+            if line is None:
+                raise
+            raise StoreError(line) from None
 
     def _migrate(self) -> None:
         with closing(self._connect()) as db:
@@ -207,19 +234,20 @@ class MusicStore:
     @contextmanager
     def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
         """A connection; with `write`, inside one transaction that commits at the end or rolls back on any error."""
-        if not self._ready:
-            self._prepare()
-        with closing(self._connect()) as db:
-            if not write:
-                yield db
-                return
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._reported():
+            if not self._ready:
+                self._prepare()
+            with closing(self._connect()) as db:
+                if not write:
+                    yield db
+                    return
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
 
     # -- plays ------------------------------------------------------------------------------------
     def record(self, plays: Iterable[Play], when: float | None = None) -> int:
@@ -254,7 +282,7 @@ class MusicStore:
             db.execute("DELETE FROM taste")
             db.execute("DELETE FROM dj_plays")
             db.execute("DELETE FROM dj_arms")
-        with closing(self._connect()) as db:
+        with self._reported(), closing(self._connect()) as db:
             db.execute("VACUUM")  # the deleted rows leave the file too, not only the index
         return count
 
