@@ -191,3 +191,64 @@ def test_distillation_blends_the_flip_averaged_teacher_into_the_targets(tiny_fol
     assert not torch.allclose(seen["targets"], crowd, atol=1e-3)
     # a share outside 0..1: one line, exit 2
     assert train_main([*common, "--teacher", str(teacher), "--distill", "1.5", "--out", str(tmp_path / "bad")]) == 2
+
+
+# -- the training options' own rules, in-process and fast (mutation testing sees these; docs/TESTING.md) ------------
+
+def test_distilled_targets_blend_one_hot_labels_or_crowd_shares_with_the_teacher_by_its_share():
+    from emotion_dj.train.train import TrainingError, distilled_targets
+
+    teacher = np.array([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25]], dtype=np.float32)
+    indices = torch.tensor([1, 0, 2])  # no face of the last class, and more faces than classes would be wrong too
+    blended = distilled_targets(indices, teacher, 0.25)
+    expected = 0.75 * torch.eye(4)[[1, 0, 2]] + 0.25 * torch.from_numpy(teacher)
+    assert blended.dtype == torch.float32 and torch.equal(blended, expected)
+    crowd = torch.tensor([[0.5, 0.5, 0, 0], [0, 0, 1, 0], [0, 0.25, 0, 0.75]], dtype=torch.float64)  # FER+ shares
+    shared = distilled_targets(crowd, teacher, 0.5)
+    assert shared.dtype == torch.float32
+    assert torch.allclose(shared, 0.5 * crowd.float() + 0.5 * torch.from_numpy(teacher), atol=0, rtol=0)
+    assert torch.equal(distilled_targets(indices, teacher, 0.0), torch.eye(4)[[1, 0, 2]])  # the edges are allowed
+    assert torch.equal(distilled_targets(indices, teacher, 1.0), torch.from_numpy(teacher))
+    for outside in (-0.01, 1.01):
+        with pytest.raises(TrainingError) as raised:
+            distilled_targets(indices, teacher, outside)
+        assert str(raised.value) == f"--distill {outside}: the teacher's share must lie in 0..1"
+
+
+def test_the_rare_class_adjustment_folds_tau_times_the_train_prior_into_the_head_bias(monkeypatch):
+    from types import SimpleNamespace
+
+    from emotion_dj.train import train as training
+
+    rng = np.random.default_rng(0)
+    # val: 90 faces of class 0, 10 of class 1 that score higher on their own class but never win; class 2 never wins
+    labels = np.array([0] * 90 + [1] * 10)
+    logits = rng.normal(0, 0.1, (100, 3)).astype(np.float32)
+    logits[:, 0] += 1.0
+    logits[90:, 1] += 0.8
+    logits[:, 2] -= 100.0
+    seen = {}
+
+    def predict_logits(model, images, mean, std, device):
+        seen.update(model=model, images=images, mean=mean, std=std, device=device)
+        return logits
+
+    monkeypatch.setattr(training, "predict_logits", predict_logits)
+    model = SimpleNamespace(normalization=(0.5, 0.25), head=torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Dropout(0.0), torch.nn.Linear(4, 3)))
+    before = model.head[2].bias.detach().clone()
+    train_targets = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0]], dtype=np.float32)  # class 2: no train face at all
+    val_images = np.zeros((100, 48, 48), dtype=np.uint8)
+    splits = {"train": SimpleNamespace(targets=train_targets),
+              "val": SimpleNamespace(images=val_images, labels=labels)}
+    report = training.adjust_for_rare_classes(model, splits, torch.device("cpu"))
+
+    log_prior = np.log([2 / 3, 1 / 3, 1e-6])  # a class without train faces counts as a prior of 1e-6, not log(0)
+    tau, tried = choose_logit_adjustment(logits, labels, log_prior)
+    assert tau > 0 and report["tau"] == tau
+    assert seen == {"model": model, "images": val_images, "mean": 0.5, "std": 0.25, "device": torch.device("cpu")}
+    assert torch.allclose(model.head[2].bias, before - torch.tensor(tau * log_prior, dtype=torch.float32), atol=1e-6)
+    assert report == {"tau": tau, "train_prior": [0.66667, 0.33333, 0.0], "chosen_on": "val",
+                      "rule": "the highest val macro recall costing at most 0.5 points of val accuracy",
+                      "tried": {str(k): v for k, v in tried.items()}}
+    assert list(report["tried"])[:3] == ["0.0", "0.1", "0.2"]
