@@ -34,8 +34,27 @@ def test_probability_rule_keeps_up_to_three_top_emotions():
     # unknown ties an emotion that came first: the emotion stands, unknown is not kept
     assert list(kept_votes(np.array([6, 0, 0, 0, 0, 0, 0, 0, 2, 2]), "probability")) == [6, 0, 0, 0, 0, 0, 0, 0]
     assert kept_votes(np.array([4, 0, 0, 0, 0, 0, 0, 0, 4, 2]), "probability") is None  # 4 of 10 kept: too few
-    with pytest.raises(ValueError, match="unknown FER"):
+
+
+@pytest.mark.parametrize("votes, kept", [
+    ([0, 0, 0, 0, 0, 0, 2, 5, 1, 1], [0, 0, 0, 0, 0, 0, 2, 5, 0, 0]),  # 5 of 7 is under 75%: the next emotion joins
+    ([0, 0, 0, 0, 0, 0, 2, 6, 0, 1], [0, 0, 0, 0, 0, 0, 0, 6, 0, 0]),  # 6 of 8 is 75% exactly: enough
+    ([0, 0, 0, 0, 0, 0, 2, 3, 2, 2], [0, 0, 0, 0, 0, 0, 2, 3, 0, 0]),  # unknown and NF tie fear after it: fear stands
+    ([0, 0, 0, 0, 2, 2, 2, 2, 0, 1], None),  # four emotions tie on top: more than 3
+    ([0, 0, 0, 0, 2, 2, 2, 2, 0, 2], None),  # ...and NF ties them too
+    ([0, 0, 0, 0, 0, 2, 2, 3, 0, 3], None),  # NF ties the top emotion: the search stops, 3 of 10 is too few
+    ([0, 0, 0, 0, 0, 0, 0, 4, 1, 4], None),  # 4 of 8 kept is half, not more than half
+])
+def test_probability_rule_edges_the_mutants_found(votes, kept):
+    # each row is one the file can hold (10 votes); docs/TESTING.md lists the mutants each one catches
+    result = kept_votes(np.array(votes), "probability")
+    assert (result if result is None else list(result)) == (kept if kept is None else kept[:8])
+
+
+def test_an_unknown_mode_names_the_known_ones():
+    with pytest.raises(ValueError) as raised:
         kept_votes(np.array(ANGER_9), "plurality")
+    assert str(raised.value) == "unknown FER+ target mode 'plurality' (known: probability, majority)"
 
 
 def test_reference_counts_on_the_shared_copy(fer_dir):
@@ -209,6 +228,8 @@ def test_distilled_targets_blend_one_hot_labels_or_crowd_shares_with_the_teacher
     assert torch.allclose(shared, 0.5 * crowd.float() + 0.5 * torch.from_numpy(teacher), atol=0, rtol=0)
     assert torch.equal(distilled_targets(indices, teacher, 0.0), torch.eye(4)[[1, 0, 2]])  # the edges are allowed
     assert torch.equal(distilled_targets(indices, teacher, 1.0), torch.from_numpy(teacher))
+    # the teacher follows the labels to their device (a GPU's in training; the meta device stands in for one here)
+    assert distilled_targets(indices.to("meta"), teacher, 0.5).device.type == "meta"
     for outside in (-0.01, 1.01):
         with pytest.raises(TrainingError) as raised:
             distilled_targets(indices, teacher, outside)
@@ -241,7 +262,12 @@ def test_the_rare_class_adjustment_folds_tau_times_the_train_prior_into_the_head
     val_images = np.zeros((100, 48, 48), dtype=np.uint8)
     splits = {"train": SimpleNamespace(targets=train_targets),
               "val": SimpleNamespace(images=val_images, labels=labels)}
+    as_tensor, made = torch.as_tensor, []
+    monkeypatch.setattr(training.torch, "as_tensor", lambda data, **options: made.append(options) or as_tensor(data, **options))
     report = training.adjust_for_rare_classes(model, splits, torch.device("cpu"))
+    monkeypatch.undo()
+    # the correction is made in the bias's dtype on the model's device (a CPU tensor cannot be taken from a GPU's bias)
+    assert made == [{"dtype": torch.float32, "device": torch.device("cpu")}]
 
     log_prior = np.log([2 / 3, 1 / 3, 1e-6])  # a class without train faces counts as a prior of 1e-6, not log(0)
     tau, tried = choose_logit_adjustment(logits, labels, log_prior)
