@@ -71,6 +71,27 @@ def complete_frame_lines(path: Path):
         return
 
 
+def wait_for_writer_gone(path: Path, timeout: float, poll: float = 0.05) -> bool:
+    """Wait until no process holds an events file's lock (EventLog's, held until close or death), so every line its
+    writer flushed is on disk; False if it is still held after `timeout` (or there is no file: True)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return True
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True  # closing the descriptor below lets go of it at once
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(poll)
+    finally:
+        os.close(descriptor)
+
+
 def next_frame_index(path: Path) -> int:
     """The frame after the last one an events file records completely: where a restarted fleet camera goes on."""
     last = deque(complete_frame_lines(path), maxlen=1)
