@@ -296,6 +296,15 @@ def test_a_write_that_waits_out_the_lock_is_reported_and_leaves_nothing_half_wri
     assert len(store.history()) == 3
 
 
+def test_a_store_sqlite_cannot_open_is_reported_and_left_where_it_is(tmp_path):
+    (tmp_path / "music.sqlite3").mkdir()  # a directory in the file's place
+    with pytest.raises(StoreError) as raised:
+        MusicStore(tmp_path / "music.sqlite3").record(plays(1))
+    assert str(raised.value) == (f"cannot open the music store {tmp_path / 'music.sqlite3'} (unable to open database "
+                                 "file): set EMOTION_DJ_DATA to a writable folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["music.sqlite3"] and (tmp_path / "music.sqlite3").is_dir()
+
+
 def test_the_history_command_on_a_locked_or_unopenable_store_is_one_line_and_exit_2(tmp_path):
     code = """
         import os, sys
