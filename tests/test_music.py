@@ -63,6 +63,21 @@ def test_snapshot_uses_the_models_class_list():
     assert snap.mood.emotion == "happy" and snap.confidence == 0.8 and snap.face_id == 3
 
 
+def test_a_store_that_cannot_be_used_is_its_own_line_on_p_not_a_spotify_error(fake, tmp_path):
+    import sqlite3
+
+    from emotion_dj.music.store import SCHEMA_VERSION, MusicStore
+
+    path = tmp_path / "music.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")  # written by a newer Emotion DJ
+    service = PlaylistService(settings_for(fake, tmp_path), open_links=False, store=MusicStore(path))
+    outcome = service.create(mood_by_name("happy"))
+    assert not outcome.ok and not fake.playlists
+    assert outcome.message == (f"{path} was written by a newer Emotion DJ (schema 99, this one knows "
+                               f"{SCHEMA_VERSION}): upgrade, or move the file away")
+
+
 @pytest.mark.parametrize("tracks", [20, 7, 35])
 def test_playlist_with_unique_tracks_through_allowed_endpoints_only(fake, tmp_path, tracks):
     outcome = PlaylistService(settings_for(fake, tmp_path), tracks=tracks, open_links=False).create(mood_by_name("happy"))

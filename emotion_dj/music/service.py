@@ -35,7 +35,7 @@ from emotion_dj.music.spotify import (
     explain,
     safe_link,
 )
-from emotion_dj.music.store import MusicStore, StoreError
+from emotion_dj.music.store import MusicStore
 
 log = logging.getLogger(__name__)
 DEADLINE_GRACE = 0.5  # seconds past the deadline before a stuck request is abandoned
@@ -147,8 +147,6 @@ class PlaylistService:
             return Outcome(True, f"no Spotify credentials: {opened} web search for '{snap.mood.web_search}' ({url})", url)
         try:
             playlist = self._make_within_deadline(snap)
-        except StoreError as error:
-            return Outcome(False, str(error))
         except Exception as error:  # noqa: BLE001 - explain() turns every failure into a safe line
             log.debug("playlist failed: %s", type(error).__name__)
             return Outcome(False, explain(error))
