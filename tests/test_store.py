@@ -1,5 +1,6 @@
 """The music store: a killed writer, a corrupt file, two processes at once, an old schema, restarts."""
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -62,19 +63,41 @@ def test_a_process_killed_mid_write_loses_only_the_playlist_it_was_writing(tmp_p
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-@pytest.mark.parametrize("garbage", [b"this is not a database at all" * 100, b"SQLite format 3\x00" + b"\xff" * 4000])
-def test_a_corrupt_file_is_moved_aside_in_one_line_and_a_fresh_one_started(tmp_path, caplog, garbage):
+def _damaged_own_store(path) -> bytes:
+    """A store of the app's own whose schema page is garbage after its header: it still says whose it is."""
+    MusicStore(path).record(plays(30))
+    good = bytearray(path.read_bytes())
+    good[100:4096] = b"\xa5" * (4096 - 100)
+    path.write_bytes(bytes(good))
+    return bytes(good)
+
+
+def test_a_damaged_store_of_the_apps_own_is_moved_aside_in_one_line_and_a_fresh_one_started(tmp_path, caplog):
     path = tmp_path / "music.sqlite3"
-    path.write_bytes(garbage)
+    damaged = _damaged_own_store(path)
     store = MusicStore(path)
     store.record(plays(2))
     assert len(store.history()) == 2
     aside = [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name]
-    assert len(aside) == 1 and (tmp_path / aside[0]).read_bytes() == garbage  # kept, for whoever wants it
+    assert len(aside) == 1 and (tmp_path / aside[0]).read_bytes() == damaged  # kept, for whoever wants it
     lines = [r.getMessage() for r in caplog.records if "music store" in r.getMessage()]
     assert len(lines) == 1 and "\n" not in lines[0]
     assert re.fullmatch(r"music\.sqlite3\.corrupt-\d{8}-\d{6}", aside[0])  # when it went, to the second
-    assert f"the music store {path} was unreadable (file is not a database): moved it to {aside[0]}" in lines[0]
+    assert f"the music store {path} was unreadable (" in lines[0] and f"moved it to {aside[0]}" in lines[0]
+
+
+@pytest.mark.parametrize("garbage", [b"this is not a database at all" * 100, b"SQLite format 3\x00" + b"\xff" * 4000,
+                                     b"notes\n"])
+def test_a_file_that_is_not_the_apps_is_refused_in_one_line_and_left_byte_for_byte(tmp_path, garbage):
+    path = tmp_path / "music.sqlite3"
+    path.write_bytes(garbage)
+    path.chmod(0o644)
+    with pytest.raises(StoreError) as raised:
+        MusicStore(path).record(plays(2))
+    assert str(raised.value).startswith(f"{path} is not Emotion DJ's music store (")
+    assert str(raised.value).endswith("): left as it is; move it away, or set EMOTION_DJ_DATA to another folder")
+    assert path.read_bytes() == garbage and path.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["music.sqlite3"]  # nothing moved, no journal left
 
 
 def test_two_processes_write_at_once_and_nothing_is_lost(tmp_path):
@@ -140,6 +163,7 @@ def test_a_file_from_a_newer_app_is_refused_not_altered(tmp_path):
     path = tmp_path / "music.sqlite3"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
+        db.execute(f"PRAGMA application_id = {store_module.APPLICATION_ID}")  # marked, as every newer store is
     with pytest.raises(StoreError, match="newer Emotion DJ"):
         MusicStore(path).history()
     with sqlite3.connect(path) as db:
@@ -360,30 +384,64 @@ def test_a_file_that_fails_the_quick_check_is_moved_aside_with_the_checks_first_
     assert "(quick_check: *** in database main ***)" in line
 
 
-def test_a_stale_journal_beside_a_corrupt_file_goes_with_it(tmp_path):
+def test_a_stale_journal_beside_a_damaged_store_goes_with_it(tmp_path):
     path = tmp_path / "music.sqlite3"
-    path.write_bytes(b"not a database" * 100)
+    _damaged_own_store(path)
     for suffix in ("-wal", "-shm"):
         (tmp_path / f"music.sqlite3{suffix}").write_bytes(b"STALE" * 1000)
-    with closing(sqlite3.connect(path)):  # hold the new file open, so SQLite keeps its own -wal and -shm
-        store = MusicStore(path)
-        store.record(plays(2))
-        for suffix in ("-wal", "-shm"):
-            journal = tmp_path / f"music.sqlite3{suffix}"
-            assert not journal.exists() or b"STALE" not in journal.read_bytes()
+    store = MusicStore(path)
+    store.record(plays(2))
+    assert len(store.history()) == 2
+    for suffix in ("-wal", "-shm"):
+        journal = tmp_path / f"music.sqlite3{suffix}"
+        assert not journal.exists() or b"STALE" not in journal.read_bytes()
 
 
-def test_some_other_programs_database_under_the_name_is_moved_aside_not_altered(tmp_path):
-    path = tmp_path / "music.sqlite3"
-    with closing(sqlite3.connect(path)) as db:  # schema 0 to us, but its own "plays" table: migration 1 fails
+@pytest.mark.parametrize("linked", [False, True])
+def test_another_programs_database_under_the_name_is_refused_and_left_byte_for_byte(tmp_path, linked):
+    theirs = tmp_path / ("theirs.db" if linked else "music.sqlite3")
+    with closing(sqlite3.connect(theirs)) as db:  # someone's own "plays" table, and no mark of the app's
         db.execute("CREATE TABLE plays (theirs TEXT)")
         db.execute("INSERT INTO plays VALUES ('their row')")
         db.commit()
-    store = MusicStore(path)
-    store.record(plays(1))
-    (aside,) = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
-    with closing(sqlite3.connect(aside)) as db:
-        assert db.execute("SELECT * FROM plays").fetchall() == [("their row",)]
+    path = tmp_path / "music.sqlite3"
+    if linked:
+        path.symlink_to(theirs)
+    before = theirs.read_bytes()
+    with pytest.raises(StoreError, match="it is another program's database"):
+        MusicStore(path).record(plays(1))
+    assert theirs.read_bytes() == before and not [p for p in tmp_path.iterdir() if "corrupt" in p.name or "-wal" in p.name]
+    with closing(sqlite3.connect(theirs)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+def test_a_store_is_marked_as_the_apps_and_one_from_before_the_mark_is_known_by_its_schema(tmp_path):
+    path = tmp_path / "music.sqlite3"
+    MusicStore(path).record(plays(2))
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA application_id").fetchone()[0] == store_module.APPLICATION_ID
+        db.execute("PRAGMA application_id = 0")  # as the last release wrote it
+        db.commit()
+    assert len(MusicStore(path).history()) == 2
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA application_id").fetchone()[0] == store_module.APPLICATION_ID
+
+
+def test_the_store_and_the_data_folder_it_makes_are_private_whatever_the_umask(tmp_path):
+    named = tmp_path / "named"
+    named.mkdir(mode=0o755)
+    named.chmod(0o755)
+    old = os.umask(0o000)
+    try:
+        MusicStore(tmp_path / "made" / "music.sqlite3").record(plays(1))
+        MusicStore(named / "music.sqlite3").record(plays(1))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "made").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "made" / "music.sqlite3").stat().st_mode & 0o777 == 0o600
+    assert named.stat().st_mode & 0o777 == 0o755  # a folder the user named is never chmodded
+    assert (named / "music.sqlite3").stat().st_mode & 0o777 == 0o600
 
 
 def test_the_store_is_prepared_once_per_object_and_made_in_a_new_nested_folder(tmp_path, monkeypatch):

@@ -2,7 +2,9 @@
 
 At most REQUEST_BUDGET requests in all: the login check, the taste refresh when it is due (5), the searches, the
 creation and the additions. The tracks are written to the store in one transaction once Spotify has them, so a
-crash loses at most the playlist being made.
+crash loses at most the playlist being made. A store that cannot be used (a full disk, a read-only file system, a
+lock) does not stop the playlist: it is made without the variety window or the kept taste, and `unrecorded` says
+why it is not in the history.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from emotion_dj.music.mood import MoodSnapshot
 from emotion_dj.music.plane import nearest_class
 from emotion_dj.music.recommend import Pick, RecommendSettings, recommend
 from emotion_dj.music.spotify import MusicError, Spotify, safe_link
-from emotion_dj.music.store import MusicStore, Play
+from emotion_dj.music.store import MusicStore, Play, StoreError
 from emotion_dj.music.taste import current_taste
 
 REQUEST_BUDGET = 40
@@ -32,6 +34,16 @@ class Playlist:
     asked: int  # tracks asked for; more than `tracks` when search found too few
     taste_tracks: int = 0  # found through the listener's genres or artists
     requests: int = 0
+    unrecorded: str | None = None  # the store's line when the playlist could not be written to the history
+
+
+def _or_without_store(action, fallback, problems: list[str]):
+    """The store's answer, or `fallback` with its one line kept in `problems` (a playlist never waits on the store)."""
+    try:
+        return action()
+    except StoreError as error:
+        problems.append(str(error))
+        return fallback
 
 
 def describe_mix(picks: list[Pick]) -> str:
@@ -48,9 +60,11 @@ def make_playlist(client: Spotify, store: MusicStore, snap: MoodSnapshot, settin
                   rng: random.Random | None = None) -> Playlist:
     library = SpotifyLibrary(client, REQUEST_BUDGET)
     library.call(client.me)  # fail early, before any search, if the login is not valid
-    taste = current_taste(library, store) if use_taste else None
+    problems: list[str] = []
+    taste = _or_without_store(lambda: current_taste(library, store), None, problems) if use_taste else None
     adds = -(-settings.tracks // ADD_LIMIT)
-    picks = recommend(library, snap.point, taste, store.recent_uris(settings.repeat_days), settings, rng, reserve=1 + adds)
+    recent = _or_without_store(lambda: store.recent_uris(settings.repeat_days), set(), problems)
+    picks = recommend(library, snap.point, taste, recent, settings, rng, reserve=1 + adds)
     if not picks:
         raise MusicError(f"Spotify search found no new tracks for '{snap.mood.title}'")
     stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
@@ -67,8 +81,9 @@ def make_playlist(client: Spotify, store: MusicStore, snap: MoodSnapshot, settin
         library.call(client.playlist_add_items, playlist_id, uris[start:start + ADD_LIMIT])
     url = safe_link((playlist.get("external_urls") or {}).get("spotify")) or f"https://open.spotify.com/playlist/{playlist_id}"
     mood = nearest_class(p)
-    store.record([Play(k.track.uri, k.track.name, k.track.artist, k.phrase.query, mood=mood, valence=p.valence,
-                       arousal=p.arousal, playlist=url) for k in picks])
+    _or_without_store(lambda: store.record([Play(k.track.uri, k.track.name, k.track.artist, k.phrase.query, mood=mood,
+                                                 valence=p.valence, arousal=p.arousal, playlist=url) for k in picks]),
+                      0, problems)
     return Playlist(playlist_id, name, url, len(picks), settings.tracks, sum(k.phrase.kind == "taste" for k in picks),
-                    library.requests)
+                    library.requests, problems[-1] if problems else None)
 

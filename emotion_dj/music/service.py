@@ -35,7 +35,7 @@ from emotion_dj.music.spotify import (
     explain,
     safe_link,
 )
-from emotion_dj.music.store import MusicStore
+from emotion_dj.music.store import MusicStore, StoreError
 
 log = logging.getLogger(__name__)
 DEADLINE_GRACE = 0.5  # seconds past the deadline before a stuck request is abandoned
@@ -69,9 +69,12 @@ class PlaylistService:
         cached = cached_scopes(self.settings)
         if cached is None or set(TASTE_SCOPES.split()) <= cached:
             return SCOPES
-        if self.store.meta("taste_scopes_asked"):
-            return BASE_SCOPES
-        self.store.set_meta("taste_scopes_asked", str(int(time.time())))
+        try:
+            if self.store.meta("taste_scopes_asked"):
+                return BASE_SCOPES
+            self.store.set_meta("taste_scopes_asked", str(int(time.time())))
+        except StoreError:
+            return BASE_SCOPES  # without the store's memory, never ask at every press; the playlist says why
         self._say("Spotify: log in once more so Emotion DJ may read your top artists and recent plays (your taste)")
         return SCOPES
 
@@ -154,4 +157,5 @@ class PlaylistService:
         count = f"{playlist.tracks} tracks" if playlist.tracks == playlist.asked else \
             f"only {playlist.tracks} of {playlist.asked} tracks (search found no more)"
         mix = f"{playlist.taste_tracks} from your taste" if playlist.taste_tracks else "mood only"
-        return Outcome(True, f"playlist '{playlist.name}' with {count} ({mix}): {playlist.url}", playlist.url)
+        unrecorded = f"; not recorded in the history: {playlist.unrecorded}" if playlist.unrecorded else ""
+        return Outcome(True, f"playlist '{playlist.name}' with {count} ({mix}): {playlist.url}{unrecorded}", playlist.url)

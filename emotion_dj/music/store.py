@@ -10,10 +10,15 @@ Durability, by design:
 - One transaction per playlist: a process killed mid-write loses that playlist only (SQLite rolls it back).
 - `PRAGMA user_version` is the schema's version; MIGRATIONS bring an older file up to date, each step in its own
   transaction. A file from a newer version of the app is refused in one line rather than altered.
-- A file that is not a database, or fails SQLite's quick check, is moved aside (`music.sqlite3.corrupt-TIME`) with
-  one log line and a fresh one is started: history is a convenience, never a reason for the app to stop.
-- A lock another program holds past the busy timeout, or a file SQLite cannot open, is the machine's fault, not
-  the file's: it is left as it is and reported as a StoreError (one line in `history`, on P and in the DJ).
+- The app touches only a file it made: its databases carry `PRAGMA application_id` (APPLICATION_ID), and older
+  ones are known by their schema. Any other file at the store's path (not a database, or another program's
+  database) is refused in one line and left byte for byte as it is. A new file is created 0600, and a data folder
+  the app creates 0700, whatever the umask; a folder that already exists is never chmodded.
+- Only a store of the app's own that fails SQLite's checks is moved aside (`music.sqlite3.corrupt-TIME`), with one
+  log line, and a fresh one is started: history is a convenience, never a reason for the app to stop.
+- Every fault of the machine rather than of the file (a lock held past the busy timeout, a full disk, a read-only
+  file system, a file SQLite cannot open: SQLite's OperationalError) leaves the file as it is and is reported as a
+  StoreError naming the cause (one line in `history`, on P and in the DJ).
 
 A connection is opened per operation: the music worker, the DJ and the page's threads each get their own, which
 is what sqlite3 wants, and the cost (well under a millisecond) is nothing beside a Spotify request.
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -35,6 +42,9 @@ log = logging.getLogger(__name__)
 FILE_NAME = "music.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 DAY = 86_400.0
+APPLICATION_ID = 0x454D444A  # "EMDJ" in the header: this file is an Emotion DJ music store
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
+OWN_TABLES = {"plays", "taste"}  # migration 1's tables: a store from before APPLICATION_ID is known by them
 
 # MIGRATIONS[n] takes a file from version n to n + 1. Never edit a released step: add one.
 MIGRATIONS: tuple[str, ...] = (
@@ -140,20 +150,60 @@ class MusicStore:
         return db
 
     def _prepare(self) -> None:
-        """Once per store object: the folder, the file, WAL, the schema; a corrupt file is replaced."""
+        """Once per store object: the folder, the file (only if it is the app's), WAL, the schema; a corrupt store of
+        the app's own is replaced."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # only a folder it makes gets 0700
         except OSError as error:
             raise StoreError(f"cannot create the data folder {self.path.parent}: {error.strerror} "
                              "(set EMOTION_DJ_DATA to a writable folder)") from None
+        self._claim()
         try:
             self._migrate()
-        except sqlite3.DatabaseError as error:
-            if self._machine_fault(error):
-                raise  # the file may be fine: it is reported (by _reported), never moved aside
+        except sqlite3.OperationalError:
+            raise  # the machine's fault: reported by _reported, the file left as it is
+        except sqlite3.DatabaseError as error:  # the app's own file, and SQLite finds it damaged
             self._move_aside(error)
+            self._claim()
             self._migrate()
         self._ready = True
+
+    def _claim(self) -> None:
+        """Create the file 0600 when there is none; refuse one that is not the app's (StoreError, nothing touched)."""
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return
+        except FileExistsError:
+            pass
+        except OSError:
+            return  # SQLite says why in its own words (unable to open...), reported by _reported
+        if not self.path.is_file():
+            return  # a folder in its place: SQLite cannot open it, and says so
+        try:
+            with open(self.path, "rb") as f:
+                header = f.read(100)
+        except OSError:
+            return
+        if header and not header.startswith(SQLITE_MAGIC):
+            raise StoreError(self._not_ours("it is not a SQLite database"))
+        if len(header) >= 72 and int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+            return  # marked as the app's (its pages may still be damaged: the quick check decides)
+        try:
+            with closing(sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+                marked = db.execute("PRAGMA application_id").fetchone()[0]
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as error:
+            raise StoreError(self._not_ours(f"an unmarked database SQLite cannot read: {error}")) from None
+        if marked == APPLICATION_ID or (marked == 0 and (not tables and version == 0 or version >= 1 and OWN_TABLES <= tables)):
+            return
+        raise StoreError(self._not_ours("it is another program's database"))
+
+    def _not_ours(self, why: str) -> str:
+        return (f"{self.path} is not Emotion DJ's music store ({why}): left as it is; move it away, or set "
+                f"EMOTION_DJ_DATA to another folder")
 
     def _machine_fault(self, error: sqlite3.DatabaseError) -> str | None:
         """The faults of the machine rather than of the file, as one line for the user; None for any other."""
@@ -163,21 +213,38 @@ class MusicStore:
         if "locked" in reason:
             return (f"the music store {self.path} stayed locked by another program for {BUSY_TIMEOUT_MS / 1000:g} s "
                     f"({reason}): close it, or set EMOTION_DJ_DATA to another folder")
+        cause = self._folder_trouble()
+        if cause:
+            return f"cannot use the music store {self.path}: {cause} ({reason}); the file is left as it is"
         if "unable to open" in reason:
             return f"cannot open the music store {self.path} ({reason}): set EMOTION_DJ_DATA to a writable folder"
+        if "readonly" in reason:
+            return (f"cannot write the music store {self.path}: the file or its folder is read-only ({reason}); "
+                    "the file is left as it is")
+        return f"cannot use the music store {self.path} ({reason}); the file is left as it is"
+
+    def _folder_trouble(self) -> str | None:
+        """What is wrong with the store's file system, when something is: read-only, or full."""
+        folder = self.path.parent
+        try:
+            statvfs = getattr(os, "statvfs", None)  # POSIX only
+            if statvfs is not None and statvfs(folder).f_flag & os.ST_RDONLY:
+                return "its file system is read-only"
+            if shutil.disk_usage(folder).free < 64 * 1024:
+                return "the disk is full (free some space)"
+        except OSError:
+            return None
         return None
 
     @contextmanager
     def _reported(self) -> Iterator[None]:
-        """A lock held past the busy timeout, or a file SQLite cannot open, becomes a StoreError (one line, no
-        traceback: `emotion-dj history`, the P key and the DJ all show it as it is)."""
+        """Every fault of the machine (a lock held past the busy timeout, a full disk, a read-only file system, a
+        file SQLite cannot open) becomes a StoreError (one line, no traceback: `emotion-dj history`, the P key and
+        the DJ all show it as it is)."""
         try:
             yield
         except sqlite3.OperationalError as error:
-            line = self._machine_fault(error)
-            if line is None:
-                raise
-            raise StoreError(line) from None
+            raise StoreError(self._machine_fault(error)) from None
 
     def _migrate(self) -> None:
         with closing(self._connect()) as db:
@@ -189,6 +256,8 @@ class MusicStore:
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} was written by a newer Emotion DJ (schema {version}, this one knows "
                                  f"{SCHEMA_VERSION}): upgrade, or move the file away")
+            if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # from now on it says whose it is
             for step in range(version, SCHEMA_VERSION):
                 db.execute("BEGIN IMMEDIATE")
                 try:
