@@ -263,18 +263,37 @@ def fake():
     server.stop()
 
 
-@pytest.mark.parametrize("content", ["{garbage", "", "[]"])
-def test_a_corrupt_token_cache_is_moved_aside_and_the_login_times_out(fake, tmp_path, monkeypatch, content):
-    monkeypatch.setattr("webbrowser.open", lambda url: True)  # a browser that the user never logs in with
+@pytest.mark.parametrize("content", ["{garbage", "", "[]", "my notes\nline two\n", '{"access_token": 5}'])
+def test_a_token_cache_that_holds_no_token_is_refused_and_left_byte_for_byte(fake, tmp_path, monkeypatch, content):
+    """SPOTIFY_TOKEN_CACHE=~/notes.txt by mistake: the file is not chmodded, renamed or overwritten by a login."""
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
     settings = settings_for(fake, tmp_path, logged_in=False, port=free_port())
     settings.token_cache.write_text(content)
+    settings.token_cache.chmod(0o644)
+    settings = SpotifySettings(**{**settings.__dict__, "login_timeout": 5.0})
+    outcome = PlaylistService(settings, open_links=False).create(mood_by_name("happy"))
+    assert not outcome.ok and not opened  # no login is started that would write over it
+    assert outcome.message == (f"the Spotify token cache {settings.token_cache} does not hold a Spotify token: left as "
+                               "it is; move it away, or set SPOTIFY_TOKEN_CACHE (token_cache in the config file) to "
+                               "another file")
+    from emotion_dj.music.spotify import MusicError, PrivateTokenCache
+
+    with pytest.raises(MusicError, match="does not hold a Spotify token"):
+        PrivateTokenCache(cache_path=str(settings.token_cache)).save_token_to_cache(fake.issue_token())
+    assert settings.token_cache.read_text() == content and settings.token_cache.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["token.json"]
+
+
+def test_with_no_token_cache_the_login_times_out_in_one_line(fake, tmp_path, monkeypatch):
+    monkeypatch.setattr("webbrowser.open", lambda url: True)  # a browser that the user never logs in with
+    settings = settings_for(fake, tmp_path, logged_in=False, port=free_port())
     settings = SpotifySettings(**{**settings.__dict__, "login_timeout": 1.0})
     said = []
     started = time.monotonic()
     outcome = PlaylistService(settings, open_links=False, notify=said.append).create(mood_by_name("happy"))
     assert not outcome.ok and "login timed out" in outcome.message and time.monotonic() - started < 5
     assert any("log in to Spotify in the browser" in s for s in said)
-    assert not settings.token_cache.exists() and list(tmp_path.glob("token.json.corrupt-*"))
 
 
 def test_the_login_port_being_busy_is_a_clear_message(fake, tmp_path, monkeypatch):

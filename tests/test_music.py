@@ -63,19 +63,20 @@ def test_snapshot_uses_the_models_class_list():
     assert snap.mood.emotion == "happy" and snap.confidence == 0.8 and snap.face_id == 3
 
 
-def test_a_store_that_cannot_be_used_is_its_own_line_on_p_not_a_spotify_error(fake, tmp_path):
+def test_a_store_that_cannot_be_used_is_its_own_line_on_p_not_a_spotify_error_and_the_playlist_is_made(fake, tmp_path):
     import sqlite3
 
-    from emotion_dj.music.store import SCHEMA_VERSION, MusicStore
+    from emotion_dj.music.store import APPLICATION_ID, SCHEMA_VERSION, MusicStore
 
     path = tmp_path / "music.sqlite3"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")  # written by a newer Emotion DJ
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     service = PlaylistService(settings_for(fake, tmp_path), open_links=False, store=MusicStore(path))
     outcome = service.create(mood_by_name("happy"))
-    assert not outcome.ok and not fake.playlists
-    assert outcome.message == (f"{path} was written by a newer Emotion DJ (schema 99, this one knows "
-                               f"{SCHEMA_VERSION}): upgrade, or move the file away")
+    assert outcome.ok and len(fake.playlists) == 1
+    assert outcome.message.endswith(f"; not recorded in the history: {path} was written by a newer Emotion DJ (schema 99, "
+                                    f"this one knows {SCHEMA_VERSION}): upgrade, or move the file away")
 
 
 @pytest.mark.parametrize("tracks", [20, 7, 35])

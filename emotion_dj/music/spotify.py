@@ -156,17 +156,43 @@ class SpotifySettings:
         )
 
 
+TOKEN_FILE_LIMIT = 64 * 1024  # a token cache is a few hundred bytes; anything far bigger is not one
+
+
 class PrivateTokenCache(CacheFileHandler):
-    """spotipy's file cache, but the file is created 0600 (owner only) and its folder 0700, and a cache that
-    does not hold a token (truncated, garbage, another program's file) is moved aside with a warning instead of
-    silently starting a new login."""
+    """spotipy's file cache, touching only a file that holds a token: it is created 0600 (owner only) in a folder
+    made 0700, and a file at its path that holds no token (a mistyped SPOTIFY_TOKEN_CACHE naming someone's notes,
+    garbage, another program's file) is refused in one line, on reading and on saving, and never chmodded, renamed
+    or written over."""
+
+    def _refuse(self) -> MusicError:
+        return MusicError(f"the Spotify token cache {self.cache_path} does not hold a Spotify token: left as it is; "
+                          "move it away, or set SPOTIFY_TOKEN_CACHE (token_cache in the config file) to another file")
+
+    def _read(self, path: Path) -> dict | None:
+        """The token the file holds; None when there is no file; MusicError when it holds something else."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read(TOKEN_FILE_LIMIT + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise MusicError(f"cannot read the Spotify token cache {path}: {error.strerror}") from None
+        try:
+            token = json.loads(data.decode("utf-8")) if len(data) <= TOKEN_FILE_LIMIT else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            token = None
+        if isinstance(token, dict) and isinstance(token.get("access_token"), str):
+            return token
+        raise self._refuse()
 
     def get_cached_token(self):
         path = Path(self.cache_path)
-        if not path.is_file():
+        token = self._read(path)
+        if token is None:
             return None
         mode = path.lstat().st_mode
-        if not stat.S_ISLNK(mode) and mode & 0o077:
+        if not stat.S_ISLNK(mode) and mode & 0o077 and os.name == "posix":  # a token of ours: it is made private
             try:
                 os.chmod(path, 0o600)
                 log.warning("the Spotify token cache %s was readable by others (mode %o): made it private (0600)",
@@ -174,24 +200,14 @@ class PrivateTokenCache(CacheFileHandler):
             except OSError:
                 log.warning("the Spotify token cache %s is readable by others (mode %o) and cannot be made private",
                             path, stat.S_IMODE(mode))
-        try:
-            token = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, OSError, UnicodeDecodeError):
-            token = None
-        if isinstance(token, dict) and isinstance(token.get("access_token"), str):
-            return token
-        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-        try:
-            path.replace(aside)
-            log.warning("the Spotify token cache %s was unreadable; moved it to %s, a new login follows", path, aside.name)
-        except OSError:
-            log.warning("the Spotify token cache %s is unreadable and cannot be moved; a new login follows", path)
-        return None
+        return token
 
     def save_token_to_cache(self, token_info: dict) -> None:
         """Written 0600 to a new file beside the cache, then renamed over it: a symlink at the cache's name is
-        replaced, never written through, and a reader never sees half a token."""
+        replaced, never written through, and a reader never sees half a token. A file there that holds no token
+        is refused, not replaced."""
         path = Path(self.cache_path)
+        self._read(path)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
