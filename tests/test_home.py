@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from emotion_dj.core.redact import redact
 from emotion_dj.home.bridge import MqttBridge
 from emotion_dj.home.discovery import HomeDevice, device_states, discovery_messages, entities, parse_command
 from emotion_dj.home.settings import MqttSettings, MqttSettingsError
@@ -44,18 +45,75 @@ def test_the_url_gives_host_port_tls_and_user_and_the_password_comes_from_the_en
 
 @pytest.mark.parametrize("url, env, says", [
     (f"mqtt://dj:{SECRET}@host", {}, "must not hold the password"),
-    ("http://host", {}, "mqtt://[user@]host"),
-    ("mqtt://", {}, "mqtt://[user@]host"),
+    ("http://host", {}, "mqtt://host[:port]"),
+    ("mqtt://", {}, "mqtt://host[:port]"),
+    ("mqtt://host:0", {}, "port from 1 to 65535"),
+    ("mqtt://dj%0Aforged@host", {}, "control character"),
     ("mqtt://host:99999", {}, "port from 1 to 65535"),
     ("mqtt://host/topic", {}, "no path"),
-    ("mqtts://host", {"EMOTION_DJ_MQTT_CA": "/nonexistent/ca.pem"}, "no such file"),
+    ("mqtts://host", {"EMOTION_DJ_MQTT_CA": "/nonexistent/ca.pem"}, "No such file"),
+    ("mqtts://host", {"EMOTION_DJ_MQTT_CA": "/dev/zero"}, "not a regular file"),
+    ("mqtts://host", {"EMOTION_DJ_MQTT_CA": "pyproject.toml"}, "holds no PEM certificate"),
     ("mqtt://host", {"EMOTION_DJ_MQTT_KEEPALIVE": "0"}, "KEEPALIVE"),
+    ("mqtt://host", {"EMOTION_DJ_MQTT_KEEPALIVE": "\u00b2"}, "KEEPALIVE must be whole seconds"),
+    ("mqtt://host", {"EMOTION_DJ_MQTT_KEEPALIVE": "\u0663\u0660"}, "KEEPALIVE must be whole seconds"),
+    ("mqtt://host", {"EMOTION_DJ_MQTT_KEEPALIVE": "1e3"}, "KEEPALIVE must be whole seconds"),
     ("mqtt://host", {"EMOTION_DJ_MQTT_DISCOVERY_PREFIX": "home/#"}, "without wildcards"),
+    ("mqtt://host", {"EMOTION_DJ_MQTT_DISCOVERY_PREFIX": "h" * 70_000}, "at most 100"),
+    ("mqtt://dj@host", {"EMOTION_DJ_MQTT_PASSWORD_FILE": "/dev/zero"}, "not a regular file"),
+    ("mqtt://dj@host", {"EMOTION_DJ_MQTT_PASSWORD_FILE": "/nonexistent/pw"}, "cannot read"),
 ])
 def test_a_bad_mqtt_setting_is_one_line_that_never_shows_the_password(url, env, says):
     with pytest.raises(MqttSettingsError) as error:
         MqttSettings.from_url(url, env)
     assert says in str(error.value) and "\n" not in str(error.value) and SECRET not in str(error.value)
+    assert "***" not in redact(str(error.value))  # the one-line error is redacted: it must still read as written
+
+
+@pytest.mark.parametrize("content, says", [
+    ("pässwort".encode("latin-1"), "is not UTF-8 text"),
+    (b"x" * 5000, "larger than 4 KiB"),
+])
+def test_a_password_file_that_is_not_a_short_utf8_text_is_one_line(tmp_path, content, says):
+    secret = tmp_path / "pw"
+    secret.write_bytes(content)
+    with pytest.raises(MqttSettingsError, match=says):
+        MqttSettings.from_url("mqtt://dj@host", {"EMOTION_DJ_MQTT_PASSWORD_FILE": str(secret)})
+
+
+def test_a_password_pipe_is_read_once_and_one_nobody_writes_to_times_out_or_stops_on_a_signal(tmp_path, monkeypatch):
+    from emotion_dj.core import files
+
+    monkeypatch.setattr(files, "FIFO_TIMEOUT_S", 0.5)
+    pipe = tmp_path / "pw-pipe"
+    os.mkfifo(pipe)
+    env = {"EMOTION_DJ_MQTT_PASSWORD_FILE": str(pipe)}
+    started = time.monotonic()
+    with pytest.raises(MqttSettingsError, match="nothing finished writing"):
+        MqttSettings.from_url("mqtt://dj@host", env, cancelled=lambda: False)
+    with pytest.raises(MqttSettingsError, match="stopped while waiting"):
+        MqttSettings.from_url("mqtt://dj@host", env, cancelled=lambda: True)
+    assert time.monotonic() - started < 5
+    writer = subprocess.Popen(["sh", "-c", f"sleep 0.2; printf '{SECRET}\\n' > '{pipe}'"])
+    try:
+        assert MqttSettings.from_url("mqtt://dj@host", env).password == SECRET
+        assert MqttSettings.from_url("mqtt://dj@host", env).password == SECRET  # the check and the bridge share it
+    finally:
+        writer.wait(5)
+
+
+def test_a_start_with_a_password_pipe_nobody_writes_to_ends_at_ctrl_c_in_one_line(tmp_path):
+    pipe = tmp_path / "pw-pipe"
+    os.mkfifo(pipe)
+    app = subprocess.Popen([sys.executable, "-m", "emotion_dj", "--source", "demo", "--headless", "--mqtt",
+                            "mqtt://dj@127.0.0.1:1"], cwd=ROOT, env={**os.environ, "EMOTION_DJ_MQTT_PASSWORD_FILE": str(pipe)},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    app.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    out, err = app.communicate(timeout=20)
+    assert time.monotonic() - started < 3 and app.returncode != 0
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_the_command_line_refuses_a_password_in_the_url_before_anything_slow():
@@ -163,6 +221,37 @@ PUBLISH_ROUNDS = 1.0  # a few of the bridge's publishing rounds
 
 
 @needs_mosquitto
+def test_retained_commands_are_not_replayed_at_start_and_are_cleared_with_one_line_each(tmp_path):
+    """A retained PRESS would make a playlist at every start, a retained ON switch the DJ on."""
+    with Mosquitto(tmp_path) as broker:
+        ha = HomeAssistantClient(broker)
+        wait_for(lambda: ha.client.is_connected(), 20, "Home Assistant's client")
+        retained = {"emotion_dj/box/playlist/make": "PRESS", "emotion_dj/box/dj/set": "ON",
+                    "emotion_dj/box/dj/target/set": "calm"}
+        for topic, payload in retained.items():
+            ha.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(timeout=5)
+        lines: list[str] = []
+        settings = MqttSettings.from_url(f"mqtt://127.0.0.1:{broker.port}", {"EMOTION_DJ_MQTT_ID": "box"})
+        bridge = MqttBridge(settings, [HomeDevice("box", "Emotion DJ box", dj=True)], say=lines.append).start()
+        try:
+            wait_for(lambda: sum("retained command" in line for line in lines) == 3, 20, "a line per retained command")
+            time.sleep(PUBLISH_ROUNDS)
+            assert bridge.take_commands() == []
+            assert all(any(f"'{payload}' on {topic}" in line for line in lines) for topic, payload in retained.items())
+            later = HomeAssistantClient(broker)  # a new subscriber gets no retained command any more
+            wait_for(lambda: later.latest("emotion_dj/box/availability") == "online", 20, "the later client")
+            assert not any(later.latest(topic) for topic in retained)
+            later.close()
+            ha.send("emotion_dj/box/playlist/make", "PRESS")  # a live press still works
+            taken = []
+            wait_for(lambda: taken.extend(bridge.take_commands()) or taken, 10, "the live press")
+            assert taken == [("box", {"playlist": True})]
+        finally:
+            bridge.stop()
+            ha.close()
+
+
+@needs_mosquitto
 def test_a_broker_restarted_mid_run_gets_the_configs_and_only_the_newest_state(tmp_path):
     with Mosquitto(tmp_path) as broker:
         lines: list[str] = []
@@ -197,6 +286,8 @@ def test_a_password_broker_takes_the_right_password_and_a_wrong_one_is_one_line_
             wait_for(lambda: right.connected, 20, "the right password to connect")
             wait_for(lambda: lines, 20, "the wrong password's line")
             assert not wrong.connected
+            time.sleep(4)  # a few retries (every 1 s, then 2 s...)
+            assert len(lines) == 1, lines  # one line, not "refused" then "lost ... (Unspecified error)" per retry
             assert "refused the connection" in lines[0] and "EMOTION_DJ_MQTT_PASSWORD" in lines[0]
             assert all(SECRET not in line and "not-it" not in line for line in lines)
         finally:

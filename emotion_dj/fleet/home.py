@@ -62,6 +62,6 @@ class FleetHome:
         self.playlists[room] = (None, None, "making a playlist...")
 
         def work():
-            outcome = make_playlist(mood, PLAYLIST_TRACKS)
+            outcome = make_playlist(mood, PLAYLIST_TRACKS, room=room)
             self.playlists[room] = (outcome["url"], outcome["ok"], outcome["message"])
         threading.Thread(target=work, name=f"playlist-{room}", daemon=True).start()

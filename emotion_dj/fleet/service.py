@@ -94,19 +94,34 @@ class FleetIngress:
                     tracks = number(int, 1, 100)(request.query_params.get("tracks", "20"))
                 except argparse.ArgumentTypeError as error:
                     return JSONResponse({"error": f"tracks {error}"}, status_code=400)
-                outcome = await asyncio.to_thread(make_playlist, mood, tracks)
+                outcome = await asyncio.to_thread(make_playlist, mood, tracks, room=parts[1])
                 return JSONResponse({"room": parts[1], "emotion": mood["emotion"], **outcome},
-                                    status_code=200 if outcome["ok"] else 502)
+                                    status_code=200 if outcome["ok"] else 429 if outcome.get("dropped") else 502)
         return JSONResponse({"error": "not found: GET /rooms, GET /rooms/NAME, POST /rooms/NAME/playlist"}, status_code=404)
 
 
-def make_playlist(mood: dict, tracks: int, public: bool = False, open_links: bool = False, notify=None) -> dict:
-    """A room mood (as the Rooms actor gives it) -> the existing playlist service's outcome, as a dict."""
+_pace = None  # one PlaylistPace per process, per room: made on first use (the setting is read then)
+
+
+def make_playlist(mood: dict, tracks: int, public: bool = False, open_links: bool = False, notify=None,
+                  room: str | None = None) -> dict:
+    """A room mood (as the Rooms actor gives it) -> the existing playlist service's outcome, as a dict. A room's
+    press within EMOTION_DJ_PLAYLIST_INTERVAL of its last playlist is dropped ("dropped": true), as P's is."""
+    global _pace
     from emotion_dj.music.mood import MoodSnapshot, mood_by_name
+    from emotion_dj.music.pace import PlaylistPace
     from emotion_dj.music.plane import MoodPoint
     from emotion_dj.music.service import PlaylistService
     from emotion_dj.music.spotify import MusicError, SpotifySettings
 
+    try:
+        _pace = _pace or PlaylistPace()
+    except MusicError as error:
+        return {"ok": False, "message": str(error), "url": None}
+    if room is not None:
+        wait = _pace.wait_left(room)
+        if wait > 0:
+            return {"ok": False, "message": f"room {room}: {_pace.line(wait)}", "url": None, "dropped": True}
     point = mood.get("point") or {}
     snap = MoodSnapshot(mood_by_name(mood["emotion"]), float(mood.get("confidence") or 1.0), mood.get("probs") or {},
                         None, MoodPoint(float(point.get("valence", 0.0)), float(point.get("arousal", 0.0))), int(mood.get("faces") or 0))

@@ -46,6 +46,7 @@ class MqttBridge:
         self._client = None
         self._publisher: threading.Thread | None = None
         self._ever_connected = False
+        self._refused = False  # the broker refused the last connection (a wrong password): no "lost" line follows
         self._last_line = ""
 
     # -- the app's side ----------------------------------------------------------------------------------------
@@ -81,7 +82,7 @@ class MqttBridge:
         if s.username:
             client.username_pw_set(s.username, s.password)
         if s.tls:
-            client.tls_set(ca_certs=str(s.ca_file) if s.ca_file else None)
+            client.tls_set_context(s.tls_context())
         client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
         client.max_queued_messages_set(self.max_queued)
         client.on_connect, client.on_connect_fail = self._on_connect, self._on_connect_fail
@@ -119,15 +120,18 @@ class MqttBridge:
     # -- paho's thread -------------------------------------------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
+            self._refused = True
             self._line(f"{self.settings} refused the connection: {reason_code}"
                        + (" (check the user and $EMOTION_DJ_MQTT_PASSWORD)" if "authori" in str(reason_code).lower()
                           or "password" in str(reason_code).lower() else ""))
             return
+        self._refused = False
         try:
-            client.publish(self.availability, "online", qos=1, retain=True)
-            self._announce(client)
+            # the commands first: a fault while announcing must not leave the controls deaf
             topics = [(topic, 1) for device in self.devices.values() for topic in command_topics(device)]
             client.subscribe(topics + [(f"{self.settings.discovery_prefix}/status", 1)])
+            client.publish(self.availability, "online", qos=1, retain=True)
+            self._announce(client)
             self._line(f"{'reconnected' if self._ever_connected else 'connected'} to {self.settings} (Home Assistant "
                        f"discovery under {self.settings.discovery_prefix}/, {len(self.devices)} device(s))")
             self._ever_connected = True
@@ -148,7 +152,7 @@ class MqttBridge:
         self._line(f"cannot reach {self.settings}; trying again (every 1 to {RECONNECT_MAX_S} s)")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if not self._closing.is_set():
+        if not self._closing.is_set() and not self._refused:  # a refusal has said its line already
             self._line(f"lost {self.settings} ({reason_code}); reconnecting")
 
     def _on_message(self, client, userdata, message) -> None:
@@ -158,6 +162,17 @@ class MqttBridge:
                 if payload == "online":  # Home Assistant restarted: it wants the configs again
                     self._announce(client)
                 return
+            commands = {topic for device in self.devices.values() for topic in command_topics(device)}
+            if message.topic in commands and message.retain:
+                # A command is an event, not a state: a retained PRESS would make a playlist at every start. It is
+                # ignored, and cleared (an empty retained message) so that it is not replayed again.
+                client.publish(message.topic, b"", qos=1, retain=True)
+                shown = "".join(c if c.isprintable() else "?" for c in payload[:40])
+                self.say(f"ignored the retained command '{shown}' on {message.topic} (commands are not replayed; "
+                         "cleared it on the broker)")
+                return
+            if message.topic in commands and not payload:
+                return  # the echo of a cleared retained command
             for device in self.devices.values():
                 command = parse_command(device, message.topic, payload)
                 if command is not None:

@@ -149,7 +149,7 @@ def build_parts(config: RunConfig) -> AppParts:
 
 def start_home(url: str) -> MqttBridge:
     """The app as one Home Assistant device; the broker is dialled in the background (never waited for)."""
-    settings = MqttSettings.from_url(url)
+    settings = MqttSettings.from_url(url, cancelled=STOP.is_set)
     return MqttBridge(settings, [HomeDevice(settings.device_id, f"Emotion DJ {settings.device_id}")]).start()
 
 

@@ -125,9 +125,10 @@ def check_mqtt(url: str) -> str | None:
     import importlib.util
 
     from emotion_dj.home.settings import MqttSettings
+    from emotion_dj.runtime.shutdown import STOP
 
     try:
-        MqttSettings.from_url(url)
+        MqttSettings.from_url(url, cancelled=STOP.is_set)  # a password pipe is read with a timeout Ctrl-C cuts short
     except UserError as error:
         return str(error)
     if importlib.util.find_spec("paho") is None:
