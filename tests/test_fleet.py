@@ -134,6 +134,12 @@ def test_the_fleet_file_is_checked_key_by_key(tmp_path, clips):
         '[[camera]]\nname = "a"\nsource = "demo"\nroom = "r"\n[[camera]]\nname = "a"\nsource = "demo"\nroom = "s"\n':
             "unique: a",
         '[model]\nengine = "onnx"\n': "no cameras",
+        '[[camera]]\nname = "a"\nsource = "demo"\nroom = "Bar"\n[[camera]]\nname = "b"\nsource = "demo"\nroom = "bar"\n':
+            "rooms 'Bar' and 'bar' would be one Home Assistant device (bar)",
+        '[[camera]]\nname = "a"\nsource = "demo"\nroom = "a.b"\n[[camera]]\nname = "b"\nsource = "demo"\nroom = "a_b"\n':
+            "rooms 'a.b' and 'a_b' would be one Home Assistant device (a_b)",
+        '[[camera]]\nname = "a"\nsource = "demo"\nroom = "a-b"\n[[camera]]\nname = "b"\nsource = "demo"\nroom = "A-B"\n':
+            "rooms 'A-B' and 'a-b' would be one",
         '[cameras]\nname = "a"\n': "unknown table(s) cameras",
         'not toml ===': "not valid TOML",
     }

@@ -177,12 +177,21 @@ def test_the_dj_switch_is_checked_and_needs_the_header(tmp_path, fake):
     app, base = serve(tmp_path, **spotify_env(fake, tmp_path))
     try:
         assert requests.post(base + "/api/dj", json={"on": True}, timeout=5).status_code == 403  # no anti-CSRF header
-        for bad in ({"on": "yes"}, {"target": "party"}, {"volume": 3}, {}, [True]):
+        for bad in ({"on": "yes"}, {"target": "party"}, {"volume": 3}, {}, [True], {"target": ["calm"]},
+                    {"target": {"calm": 1}}, {"target": None}, {"on": 1}):
             answer = requests.post(base + "/api/dj", json=bad, headers={"X-Emotion-DJ": "1"}, timeout=5)
             assert answer.status_code == 400 and "target" in answer.json()["error"], bad
+        for raw in (b'{"on": true, "on": false}', b"[" * 100_000 + b"]" * 100_000, b'{"target": "\xff"}', b"{"):
+            answer = requests.post(base + "/api/dj", data=raw, headers={"X-Emotion-DJ": "1", "Content-Type": "application/json"},
+                                   timeout=5)
+            assert answer.status_code == 400 and "target" in answer.json()["error"], raw[:30]
         wait_until(lambda: "music" in state(base), timeout=30, what="the first live state")
         assert state(base)["music"]["dj"] is None and not fake.player_writes  # nothing was switched on
-        answer = requests.post(base + "/api/dj", json={"on": True, "target": "uplift"}, headers={"X-Emotion-DJ": "1"}, timeout=5)
+        # Home Assistant's own example: the target first, then the switch; the target is kept for when it comes on
+        answer = requests.post(base + "/api/dj", json={"target": "uplift"}, headers={"X-Emotion-DJ": "1"}, timeout=5)
+        assert answer.status_code == 202
+        time.sleep(1)
+        answer = requests.post(base + "/api/dj", json={"on": True}, headers={"X-Emotion-DJ": "1"}, timeout=5)
         assert answer.status_code == 202
         wait_until(lambda: (state(base)["music"]["dj"] or {}).get("now_playing"), timeout=60, what="the DJ playing")
         assert state(base)["music"]["dj"]["target"] == "uplift" and fake.played

@@ -41,6 +41,7 @@ import tomllib
 
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.redact import redact
+from emotion_dj.home.settings import device_id
 from emotion_dj.runtime.detectors import DETECTOR_NAMES
 from emotion_dj.runtime.engines import DEVICES, ENGINE_NAMES, PRECISION_CHOICES
 from emotion_dj.runtime.sources import source_kind
@@ -206,7 +207,17 @@ def load_fleet(path: Path) -> FleetConfig:
     names = [camera.name for camera in cameras]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     _check(not duplicates, path, f"camera names must be unique: {', '.join(duplicates)}")
+    _check_room_ids({camera.room for camera in cameras}, path)
     return FleetConfig(path, model, serve, tuple(cameras), _rooms(data.get("room", []), {c.room for c in cameras}, path))
+
+
+def _check_room_ids(rooms: set[str], path: Path) -> None:
+    """Rooms whose Home Assistant device ids (and topics) would be the same ('Bar' and 'bar', 'a.b' and 'a_b')."""
+    seen: dict[str, str] = {}
+    for room in sorted(rooms):
+        same = seen.setdefault(device_id(room), room)
+        _check(same == room, path, f"rooms '{same}' and '{room}' would be one Home Assistant device ({device_id(room)}) "
+                                   "and share its topics: give them names that differ in more than case, '.', '-' or '_'")
 
 
 def _rooms(tables, known: set[str], path: Path) -> tuple[RoomSettings, ...]:

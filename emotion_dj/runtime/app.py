@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -387,8 +387,10 @@ class App:
 
     def command_dj(self, command: dict) -> None:
         """The page's DJ switch and target (checked by the server). The first 'on' of an app started without --dj
-        makes its DJ."""
+        makes its DJ; a target set before it is kept for it (Home Assistant's example sets the target, then ON)."""
         if self.dj is None:
+            if "target" in command:
+                self.config = replace(self.config, dj_target=command["target"])
             if not command.get("on"):
                 return
             self.dj = DJ(self.room_point, settings=DJSettings(target=self.config.dj_target, device=self.config.dj_device))

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import json
 import logging
 import secrets
 import threading
@@ -233,12 +234,10 @@ class WebServer(LimitedServer):
 
         from emotion_dj.music.follow import TARGETS
 
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
+        body = strict_json(await request.read())
         if not isinstance(body, dict) or not body or set(body) - {"on", "target"} \
-                or ("on" in body and not isinstance(body["on"], bool)) or ("target" in body and body["target"] not in TARGETS):
+                or ("on" in body and not isinstance(body["on"], bool)) \
+                or ("target" in body and not (isinstance(body["target"], str) and body["target"] in TARGETS)):
             return web.json_response({"error": f'send {{"on": true|false}} and/or {{"target": one of {", ".join(TARGETS)}}}'},
                                      status=400)
         self.view.request_dj(body)
@@ -258,6 +257,22 @@ class WebServer(LimitedServer):
     def _draw_report(self) -> bytes | None:
         with self._report_lock:  # matplotlib draws one figure at a time
             return self.report()
+
+
+def strict_json(data: bytes):
+    """The JSON value of a request body; None for anything that is not exactly one (bad UTF-8, a duplicate key,
+    nesting deeper than Python's recursion allows): the caller answers 400, never 500."""
+
+    def no_duplicates(pairs):
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _static_text(name: str) -> str:
