@@ -46,6 +46,10 @@ class FakeSpotify:
         self.queue: list[str] = []
         self.played: list[tuple[float, str]] = []  # (when, uri) of every track that began
         self.player_writes: list[tuple[float, str]] = []  # (when, path) of every play, queue and next
+        self.paused = False  # the listener paused: what plays stays, not playing, its time frozen
+        self.episode = False  # the listener plays a podcast episode (no track item)
+        self.silent = False  # a stuck player: takes every write, and plays nothing (204) forever
+        self.down_until = -1.0  # every request answers 503 until the player's clock reaches this (an outage)
         self.refresh_fails = False  # a refresh token past its six months: invalid_grant
         self.granted_scope: str | None = None  # what a login grants (None: what it asked for)
         self.catalog = None  # a tests.fake_catalog.Catalog
@@ -87,6 +91,8 @@ class FakeSpotify:
     def advance(self) -> None:
         """Real-time playback: a track that has run its length gives way to the next queued one."""
         now = self.clock()
+        if self.paused or self.episode:
+            return
         while self.current and now - self.started >= self.track_seconds:
             ended = self.started + self.track_seconds
             self._begin(self.queue.pop(0) if self.queue else None, ended)
@@ -102,8 +108,13 @@ class FakeSpotify:
         if method == "GET" and path == "/v1/me/player/devices":
             return 200, {"devices": self.devices}, None
         if method == "GET" and path == "/v1/me/player/currently-playing":
-            if not self.current:
+            if self.episode:
+                return 200, {"item": None, "currently_playing_type": "episode", "is_playing": True, "progress_ms": 1000}, None
+            if not self.current or self.silent:
                 return 204, None, None
+            if self.paused:
+                return 200, {"item": self.track_json(self.current), "is_playing": False, "progress_ms": 1000,
+                             "currently_playing_type": "track"}, None
             return 200, {"item": self.track_json(self.current), "is_playing": True,
                          "progress_ms": int((self.clock() - self.started) * 1000)}, None
         if not self.premium:
@@ -191,6 +202,9 @@ class FakeSpotify:
                 body = self._body() if method in ("POST", "PUT") else b""
                 fake.calls.append((method, path))
                 time.sleep(fake.delays.get(path, 0.0))
+                if fake.clock() < fake.down_until:
+                    fake.advance()
+                    return self._error(503, "Service unavailable")
                 if self._scripted(method, path):
                     return
                 if path == "/authorize":

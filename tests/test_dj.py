@@ -202,3 +202,72 @@ def test_a_device_that_vanishes_is_found_again_and_the_music_goes_on(stage, tmp_
     run_dj(dj, room, clock, 300)
     assert len(fake.player_writes) > writes and dj.on  # it looked the device up again and kept queueing
     assert sum("not available" in line or "no active" in line for line in lines) <= 1
+
+
+def test_after_an_outage_longer_than_its_queue_the_dj_plays_again_within_a_minute_without_a_restart(stage, tmp_path):
+    fake, clock, spotify = stage
+    fake.track_seconds = 20.0  # the playing track and the one queued end well within the outage
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 60)
+    assert fake.played
+    fake.down_until = 120.0  # every request answers 503 for 60 s
+    run_dj(dj, room, clock, 120)
+    assert any("Spotify is having trouble (503)" in line for line in lines) and fake.current is None  # the queue ran dry
+    run_dj(dj, room, clock, 210)
+    again = [when for when, _ in fake.played if when >= 120]
+    assert again and again[0] - 120 <= 60, (again, lines)
+    assert dj.state["now_playing"], (lines, dj.state, fake.played, fake.player_writes)
+    assert dj.state["now_playing"]["title"] == fake.catalog.by_uri[fake.current].name  # the page shows what plays
+    assert "503" not in dj.state["status"]
+
+
+def test_a_player_that_plays_nothing_after_play_is_tried_again_each_minute_not_hammered(stage, tmp_path):
+    fake, clock, spotify = stage
+    fake.silent = True
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 300)
+    plays = [when for when, path in fake.player_writes if path == "/v1/me/player/play"]
+    assert 3 <= len(plays) <= 7, plays  # it keeps trying, about once a minute
+    assert any("Spotify plays nothing after the DJ's play command; trying again in 60 s" in line for line in lines)
+    fake.silent = False
+    run_dj(dj, room, clock, 400)
+    assert dj.state["now_playing"] and fake.current
+
+
+@pytest.mark.parametrize("choice", ["podcast", "their track"])
+def test_the_dj_never_takes_over_what_the_listener_chose_and_starts_once_it_has_ended(stage, tmp_path, choice):
+    fake, clock, spotify = stage
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 30)
+    if choice == "podcast":
+        fake.episode = True
+    else:
+        fake.current, fake.started, fake.queue = "spotify:track:theirs", clock.now, []
+        fake.track_seconds = 1000.0  # a long one: it plays all through
+    writes = len(fake.player_writes)
+    run_dj(dj, room, clock, 200)
+    assert len(fake.player_writes) == writes  # nothing played over it, nothing queued
+    assert dj.state["now_playing"] is None and dj.state["waiting"] == "other"
+    assert "which the DJ did not choose: it waits until that ends" in dj.state["status"]
+    assert ("a podcast episode" if choice == "podcast" else "'theirs - someone'") in dj.state["status"]
+    fake.episode, fake.current = False, None  # it ended: nothing plays
+    run_dj(dj, room, clock, 220)
+    assert len(fake.player_writes) > writes and dj.state["now_playing"] and dj.state["waiting"] is None
+
+
+def test_a_pause_is_left_alone_and_the_dj_follows_again_when_the_listener_plays(stage, tmp_path):
+    fake, clock, spotify = stage
+    room, lines = Room(lambda t: HAPPY), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 30)
+    fake.paused = True
+    writes = len(fake.player_writes)
+    run_dj(dj, room, clock, 400)
+    assert len(fake.player_writes) == writes  # it never presses play for the listener
+    assert dj.state["waiting"] == "paused" and dj.state["status"] == "paused in Spotify: the DJ waits until you play again"
+    fake.paused, fake.started = False, clock.now
+    run_dj(dj, room, clock, 700)
+    assert len(fake.player_writes) > writes and dj.state["waiting"] is None

@@ -11,6 +11,11 @@ region (music/bandit.py); over the track's first minute the DJ watches the room,
 Faults end in one line each and the app goes on: no device (retried every minute; P still makes playlists), a free
 account (the DJ turns itself off), anything else talking to Spotify (retried after a pause). It never pauses or
 stops playback; it only adds to it.
+
+It comes back by itself: when nothing plays any more (its queue ran dry during an outage, its tracks were shorter
+than the poll), it starts again at once, and if the player still plays nothing after that, again every
+`retry_s`. It never takes over what the listener chose: while Spotify plays something the DJ did not queue (a
+podcast, another track) or is paused, it waits, and says so; once nothing plays, it starts again.
 """
 from __future__ import annotations
 
@@ -90,6 +95,8 @@ class DJ:
         self._next_poll = 0.0
         self._resume_at = 0.0
         self._last_line = ""
+        self.waiting: str | None = None  # "paused" (by the listener) or "other" (their own choice plays); None: it plays
+        self._restarted = False  # it restarted because nothing played, and has not heard its track since
 
     # -- the thread -------------------------------------------------------------------------------
     def start(self) -> DJ:
@@ -138,7 +145,7 @@ class DJ:
     def set_on(self, on: bool) -> None:
         """The switch: off, the DJ adds nothing more (what plays goes on); on again, it follows the room afresh."""
         if on and not self.on:
-            self.playing, self.ahead, self._resume_at = None, [], 0.0
+            self.playing, self.ahead, self._resume_at, self.waiting = None, [], 0.0, None
         self.on = on
         if on and (self._thread is None or not self._thread.is_alive()):
             self.start()
@@ -161,6 +168,11 @@ class DJ:
             return
         if self.player is None:
             self._connect()
+        if self.waiting is not None:
+            if now >= self._next_poll:
+                self._next_poll = now + self.settings.poll_s
+                self._wait_for_the_listener()
+            return
         if self.playing is None:
             self._begin_session(now)
             return
@@ -169,6 +181,8 @@ class DJ:
         if now >= self._next_poll:
             self._next_poll = now + self.settings.poll_s
             self._follow_player(now)
+            if self.playing is None or self.waiting is not None:
+                return  # starting again, or holding back: nothing is queued behind what the listener hears
         while len(self.ahead) < self.settings.ahead:
             pick, aim = self._pick(1)[0]
             self.player.queue(pick.track.uri)
@@ -224,7 +238,18 @@ class DJ:
 
     def _follow_player(self, now: float) -> None:
         playing = self.player.now_playing()
-        if playing is None or playing.track is None or playing.track.uri == self.playing.pick.track.uri:
+        if playing is None or (playing.track is None and playing.kind == "track"):
+            self._nothing_plays(now)
+            return
+        if not self._ours(playing):
+            self._someone_elses(now, playing)
+            return
+        if not playing.playing:
+            self.waiting = "paused"  # the listener paused: the DJ never presses play for them
+            self._report("paused in Spotify: the DJ waits until you play again")
+            return
+        self._restarted = False
+        if playing.track.uri == self.playing.pick.track.uri:
             return
         self._finish_track(now)
         for i, (pick, aim) in enumerate(self.ahead):
@@ -232,8 +257,49 @@ class DJ:
                 del self.ahead[i]
                 self._began((pick, aim), now)
                 return
-        self.playing = None  # someone else chose this track: the DJ starts again from the room's mood
+
+    def _ours(self, playing) -> bool:
+        """Whether what plays is the DJ's own track (the one it began, or one it queued)."""
+        mine = ({self.playing.pick.track.uri} if self.playing else set()) | {pick.track.uri for pick, _ in self.ahead}
+        return playing.track is not None and playing.track.uri in mine
+
+    def _nothing_plays(self, now: float) -> None:
+        """The queue ran dry (an outage longer than the queued tracks, very short tracks) or the player stalled:
+        start again now; if that did not make it play, again after `retry_s`."""
+        self._finish_track(now)
         self.ahead = []
+        if self._restarted:  # stays set until its track is heard: a stuck player gets one play a minute
+            self._resume_at = now + self.settings.retry_s
+            self._report(f"Spotify plays nothing after the DJ's play command; trying again in {self.settings.retry_s:g} s")
+            return
+        self._restarted = True
+        self._publish(status="nothing is playing any more: the DJ starts again")
+        self.say("nothing is playing any more: starting again")
+
+    def _someone_elses(self, now: float, playing) -> None:
+        """The listener chose something else (a podcast, another track): the DJ adds nothing until it has ended."""
+        self._finish_track(now)
+        self.ahead, self.waiting = [], "other"
+        what = (f"'{playing.track.name} - {playing.track.artist}'" if playing.track else
+                "a podcast episode" if playing.kind == "episode" else f"something that is not a track ({playing.kind})")
+        self._report(f"Spotify plays {what}, which the DJ did not choose: it waits until that ends")
+
+    def _wait_for_the_listener(self) -> None:
+        """While holding back: after a pause, the DJ follows again once its track plays again; after the listener's
+        own choice, it starts once nothing plays. It never presses play for them."""
+        playing = self.player.now_playing()
+        idle = playing is None or (playing.track is None and playing.kind == "track")
+        if self.waiting == "paused":
+            if not idle and self._ours(playing) and playing.playing:
+                self.waiting = None
+                self._publish()
+            elif not idle and not self._ours(playing):
+                self._someone_elses(self.clock(), playing)
+            return
+        if idle:
+            self.waiting = None
+            self.playing = None
+            self.say("Spotify is free again: the DJ starts")
 
     def _began(self, chosen: tuple[Pick, MoodPoint], now: float) -> None:
         pick, aim = chosen
@@ -270,4 +336,5 @@ class DJ:
         self.state = {"on": self.on, "target": self.settings.target,
                       "status": status or (f"DJ: {now_playing['title']} - {now_playing['artist']}" if now_playing else "DJ"),
                       "room": None if direction is None else {**direction.rounded(), "mood": nearest_class(direction)},
-                      "now_playing": now_playing, "up_next": up_next, "turns": self.follower.turns}
+                      "now_playing": now_playing, "up_next": up_next, "turns": self.follower.turns,
+                      "waiting": self.waiting}

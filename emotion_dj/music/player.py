@@ -30,9 +30,10 @@ class PremiumRequired(Exception):
 
 @dataclass(frozen=True)
 class NowPlaying:
-    track: Track | None
+    track: Track | None  # None for what is not a track (a podcast episode, an ad, a local file)
     progress_s: float
-    playing: bool
+    playing: bool  # False: paused
+    kind: str = "track"  # Spotify's currently_playing_type: track, episode, ad, unknown
 
 
 def _player_error(error: spotipy.SpotifyException, device: str | None) -> Exception:
@@ -102,4 +103,6 @@ class SpotifyPlayer:
             raise _player_error(error, self.device_name) from None
         if not isinstance(state, dict):
             return None  # 204: nothing is playing
-        return NowPlaying(parse_track(state.get("item")), float(state.get("progress_ms") or 0) / 1000, bool(state.get("is_playing")))
+        kind = str(state.get("currently_playing_type") or "track")
+        return NowPlaying(parse_track(state.get("item")) if kind == "track" else None,
+                          float(state.get("progress_ms") or 0) / 1000, bool(state.get("is_playing")), kind)
