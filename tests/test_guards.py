@@ -231,14 +231,23 @@ def test_two_runs_on_one_events_file_never_interleave(tmp_path):
 def test_token_cache_is_written_0600_never_through_a_symlink(tmp_path):
     from emotion_dj.music.spotify import PrivateTokenCache
 
-    target = tmp_path / "elsewhere.txt"
-    target.write_text("not yours")
+    from emotion_dj.music.spotify import MusicError
+
+    target = tmp_path / "elsewhere.json"
+    target.write_text('{"access_token": "an old one"}')
     cache = tmp_path / "token.json"
     os.symlink(target, cache)
     PrivateTokenCache(cache_path=str(cache)).save_token_to_cache({"access_token": "t", "expires_at": 9e9})
-    assert target.read_text() == "not yours" and not cache.is_symlink()
+    assert target.read_text() == '{"access_token": "an old one"}' and not cache.is_symlink()
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o600 and json.loads(cache.read_text())["access_token"] == "t"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    notes = tmp_path / "notes.txt"  # a link to a file that is no token: refused, and neither is touched
+    notes.write_text("not yours")
+    other = tmp_path / "other-token.json"
+    os.symlink(notes, other)
+    with pytest.raises(MusicError, match="does not hold a Spotify token"):
+        PrivateTokenCache(cache_path=str(other)).save_token_to_cache({"access_token": "t"})
+    assert other.is_symlink() and notes.read_text() == "not yours"
 
 
 def test_a_token_cache_readable_by_others_is_made_private_with_a_warning(tmp_path, caplog):
@@ -443,6 +452,8 @@ def test_a_checkpoint_without_its_model_card_says_which_crop_it_uses(tmp_path):
 
 # -- the music worker survives every error ---------------------------------------------------------------
 def test_the_music_worker_survives_an_unexpected_error_and_the_next_press_works(capsys):
+    from emotion_dj.music.pace import PlaylistPace
+
     calls = []
 
     def create(mood, say):
@@ -451,7 +462,7 @@ def test_the_music_worker_survives_an_unexpected_error_and_the_next_press_works(
             raise TypeError("expected str, bytes or os.PathLike object, not int")
         return Outcome(True, "made it")
 
-    worker = MusicWorker(create)
+    worker = MusicWorker(create, pace=PlaylistPace(0.0))  # presses at once: the pace is tested in test_pace.py
     snap = MoodSnapshot(mood_by_name("happy"), 0.9, {"happy": 0.9})
     assert worker.request(snap)
     worker.join(5)
@@ -464,12 +475,20 @@ def test_the_music_worker_survives_an_unexpected_error_and_the_next_press_works(
 @pytest.mark.parametrize("env, config, message", [
     ({"SPOTIPY_REDIRECT_URI": "http://127.0.0.1:99999/callback"}, None, "SPOTIPY_REDIRECT_URI must be"),
     ({}, {"client_id": "x", "token_cache": 5}, "token_cache must be a string"),
+    ({"SPOTIFY_API_URL": "file:///etc/"}, None, "SPOTIFY_API_URL must be an https:// address"),
+    ({"SPOTIFY_API_URL": "ftp://example.com/v1/"}, None, "SPOTIFY_API_URL must be an https:// address"),
+    ({"SPOTIFY_ACCOUNTS_URL": "javascript:alert(1)"}, None, "SPOTIFY_ACCOUNTS_URL must be an https:// address"),
+    ({}, "[" * 200_000 + "]" * 200_000, "nested too deeply"),
+    ({}, "\udcff", "is not valid JSON"),
 ])
 def test_a_bad_spotify_setting_is_a_hud_line_not_a_dead_thread(tmp_path, monkeypatch, capsys, env, config, message):
     from emotion_dj.runtime.app import LazyPlaylistService, RunConfig
 
     config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config or {}))
+    if isinstance(config, str):
+        config_path.write_bytes(config.encode("utf-8", "surrogateescape"))
+    else:
+        config_path.write_text(json.dumps(config or {}))
     monkeypatch.setenv("EMOTION_DJ_CONFIG", str(config_path))
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -28,8 +28,15 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """argparse, but a bad option ends in one line (and exit 2) like every other user error."""
 
     def error(self, message: str):
-        print(f"error: {redact(message)} (see {self.prog} --help)", file=sys.stderr)
+        print(f"error: {shorten(redact(message))} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    """One printable line of at most `limit` characters: a 100 KB argument is not echoed whole, nor its control
+    characters."""
+    line = "".join(c if c.isprintable() else "?" for c in text)
+    return line if len(line) <= limit else f"{line[:limit]}... ({len(line)} characters)"
 
 
 def number(kind: type, low: float, high: float | None, variable: str | None = None):
@@ -44,7 +51,7 @@ def number(kind: type, low: float, high: float | None, variable: str | None = No
             bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
             noun = "an integer" if kind is int else "a number"
             source = f" (flag or ${variable})" if variable else ""
-            raise argparse.ArgumentTypeError(f"must be {noun} {bound}, got '{text}'{source}")
+            raise argparse.ArgumentTypeError(f"must be {noun} {bound}, got '{shorten(text, 40)}'{source}")
         return value
     return parse
 

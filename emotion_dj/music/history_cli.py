@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from emotion_dj.core.cli import EXIT_OK, OneLineErrorParser, number, run_cli, say, setup_logging
+from emotion_dj.music.spotify import clean
 from emotion_dj.music.store import MusicStore, StoreError
 
 
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
             if not learned:
                 say(f"the DJ has not played anything yet ({store.path})")
             for region, arm, won, lost in learned:
-                say(f"{region:<18} {arm:<7} {won}/{won + lost} tracks worked ({won / (won + lost) * 100:.0f}%)")
+                say(clean(f"{region:<18} {arm:<7} {won}/{won + lost} tracks worked ({won / (won + lost) * 100:.0f}%)", 200))
             return EXIT_OK
         plays = store.history(args.limit)
         if not plays:
@@ -37,7 +38,8 @@ def main(argv: list[str]) -> int:
             return EXIT_OK
         for play in plays:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(play.played_at))
-            say(f"{when}  {play.mood:<8} (v {play.valence:+.2f}, a {play.arousal:+.2f})  {play.title} - {play.artist}"
-                f"  [{play.phrase}]")
+            # the store's text came from Spotify: no control character of it reaches the terminal
+            say(clean(f"{when}  {play.mood:<8} (v {play.valence:+.2f}, a {play.arousal:+.2f})  {play.title} - "
+                      f"{play.artist}  [{play.phrase}]", 400))
         return EXIT_OK
     return run_cli(work, verbose=args.verbose, user_errors=(StoreError,))

@@ -39,12 +39,17 @@ import spotipy
 from spotipy.cache_handler import CacheFileHandler
 from urllib3.util.retry import Retry
 
+from emotion_dj.core.errors import UserError
+from emotion_dj.core.files import read_setting_file
 from emotion_dj.music import login
 from emotion_dj.music.store import StoreError
 
 log = logging.getLogger(__name__)
-# spotipy logs request headers (the bearer token) at DEBUG and every HTTP error at ERROR; we report errors ourselves.
+# spotipy logs request headers (the bearer token) at DEBUG and every HTTP error at ERROR; urllib3 warns at every
+# retry ("Retrying ... after connection broken by SSLError"): we report errors ourselves, in one line.
 logging.getLogger("spotipy").setLevel(logging.CRITICAL)
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+CONFIG_LIMIT = 1024 * 1024  # bytes of config.json
 
 DEFAULT_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
@@ -124,11 +129,17 @@ class SpotifySettings:
         """Environment first, then the config file, then defaults."""
         config_path = Path(os.environ.get("EMOTION_DJ_CONFIG") or config_dir() / "config.json").expanduser()
         file: dict = {}
-        if config_path.is_file():
+        if config_path.exists():
             try:
-                file = json.loads(config_path.read_text())
-            except (ValueError, OSError):
+                data = read_setting_file(config_path, "EMOTION_DJ_CONFIG", CONFIG_LIMIT)
+            except UserError as error:
+                raise MusicError(str(error)) from None
+            try:
+                file = json.loads(data.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
                 raise MusicError(f"config file {config_path} is not valid JSON") from None
+            except RecursionError:
+                raise MusicError(f"config file {config_path} is nested too deeply to be a config file") from None
             if not isinstance(file, dict):
                 raise MusicError(f"config file {config_path} must hold a JSON object (keys client_id, redirect_uri...)")
         pick = lambda env, key, default=None: os.environ.get(env) or file.get(key) or default  # noqa: E731
@@ -138,6 +149,10 @@ class SpotifySettings:
         if not all(isinstance(v, str) for v in texts.values()):
             raise MusicError(f"config file {config_path}: api_url, accounts_url and redirect_uri must be strings")
         api_url = texts["api_url"]
+        for name, url in (("SPOTIFY_API_URL", api_url), ("SPOTIFY_ACCOUNTS_URL", texts["accounts_url"])):
+            if urlparse(url).scheme not in ("https", "http") or not urlparse(url).netloc:
+                raise MusicError(f"{name} must be an https:// address (or http:// for a local stand-in), got "
+                                 f"'{clean(url, 80)}'")
         cache = pick("SPOTIFY_TOKEN_CACHE", "token_cache", str(config_dir() / "spotify-token.json"))
         for key, value in (("token_cache", cache), ("client_id", pick("SPOTIPY_CLIENT_ID", "client_id", "")),
                            ("client_secret", pick("SPOTIPY_CLIENT_SECRET", "client_secret", ""))):
@@ -386,6 +401,9 @@ def explain(error: Exception) -> str:
         return f"Spotify login failed: {clean(getattr(error, 'error_description', None) or getattr(error, 'error', None) or 'no token')}"
     if isinstance(error, EOFError):  # spotipy fell back to asking for the redirect URL on a stdin that is closed
         return "not logged in to Spotify and no browser/terminal to log in with: run 'run_edge.py playlist' in a terminal once"
+    if isinstance(error, requests.exceptions.SSLError):
+        return ("cannot talk TLS with Spotify (SSL error): is SPOTIFY_API_URL an https:// address of a server that "
+                "speaks plain http?")
     if isinstance(error, requests.Timeout):
         return "Spotify did not answer in time (timeout): check the connection and try again"
     if isinstance(error, requests.ConnectionError):
