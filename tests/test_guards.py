@@ -229,9 +229,7 @@ def test_two_runs_on_one_events_file_never_interleave(tmp_path):
 
 
 def test_token_cache_is_written_0600_never_through_a_symlink(tmp_path):
-    from emotion_dj.music.spotify import PrivateTokenCache
-
-    from emotion_dj.music.spotify import MusicError
+    from emotion_dj.music.spotify import MusicError, PrivateTokenCache
 
     target = tmp_path / "elsewhere.json"
     target.write_text('{"access_token": "an old one"}')
