@@ -26,11 +26,12 @@ def data_root(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def cache_dir(kind: str, create: bool = False) -> Path:
-    """A sub-folder of the cache (e.g. 'trt'); `create` makes it, and a folder that cannot be made is a UserError."""
+    """A sub-folder of the cache (e.g. 'trt'); `create` makes it (0700: the app's own), and a folder that cannot be
+    made is a UserError."""
     path = cache_root() / kind
     if create:
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
             raise UserError(f"cannot create the cache folder {path}: {error.strerror} "
                             "(set EMOTION_DJ_CACHE to a writable folder)") from None
