@@ -5,8 +5,8 @@ answer 403 or 404. `script` injects failures: (method, path prefix, status, head
 Every request is logged in `calls` so tests can check which endpoints were used.
 
 Without a `catalog`, every query finds 45 made-up tracks. With one (tests/fake_catalog.py), search ranks its
-tracks by the query's words and honours `genre:`, `artist:` and `year:`, and /me/top/* and recently-played
-answer for `listener`, when the token carries the scopes they need.
+tracks by the query's words and honours `genre:`, `artist:`, `track:` and `year:`, and /me/top/*, recently-played,
+/me/playlists and /playlists/{id}/items answer for `listener`, when the token carries the scopes they need.
 """
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ REMOVED_EXACT = ("/v1/artists", "/v1/tracks")  # the multi-id gets
 REMOVED_SUFFIX = ("/top-tracks", "/related-artists")  # of /v1/artists/{id}
 BASE_SCOPES = "playlist-modify-private playlist-modify-public"
 TASTE_AND_PLAYER = " user-top-read user-read-recently-played user-read-playback-state user-modify-playback-state user-read-currently-playing"
-ALL_SCOPES = BASE_SCOPES + TASTE_AND_PLAYER
+ALL_SCOPES = BASE_SCOPES + TASTE_AND_PLAYER + " playlist-read-private playlist-read-collaborative"
 NEEDS_SCOPE = {"/v1/me/top/artists": "user-top-read", "/v1/me/top/tracks": "user-top-read",
                "/v1/me/player/recently-played": "user-read-recently-played"}
+PLAYLIST_READ = "playlist-read-private"  # without it, /me/playlists lists only public ones: the listener's are private
 
 
 class FakeSpotify:
@@ -58,6 +59,7 @@ class FakeSpotify:
         self.playlists: dict[str, dict] = {}
         self.served: dict[str, tuple[str, str]] = {}  # uri -> (title, artist) of every search result served
         self.catalogue = 45  # tracks each query finds
+        self.vanished: set[str] = set()  # the listener's playlists deleted after they were listed (404 on items)
         self.null_items = False  # every 4th search result is null (a server hiccup)
         self.playlist_url: str | None = None  # what external_urls.spotify says (None: the real form)
         self.error_text: str | None = None  # the message of scripted errors
@@ -146,6 +148,27 @@ class FakeSpotify:
         if path.endswith("/tracks"):
             return {"items": [c.track_json(t) for t in who["tracks"]]}
         return {"items": [{"track": c.track_json(t), "played_at": "2026-12-01T12:00:00Z"} for t in who["recent"]]}
+
+    def own_playlists(self, allowed: bool, query: dict) -> dict:
+        """GET /me/playlists: the listener's own (all private: none without playlist-read-private), 50 a page."""
+        lists = self.catalog.listeners[self.listener].get("playlists", []) if self.catalog is not None and allowed else []
+        limit, offset = int(query.get("limit", ["20"])[0]), int(query.get("offset", ["0"])[0])
+        items = [{"id": f"own{self.listener}{n}", "name": p["name"], "public": False, "collaborative": False,
+                  "owner": {"id": "tester"}, "items": {"total": len(p["tracks"])}}
+                 for n, p in enumerate(lists)][offset:offset + min(limit, 50)]
+        return {"items": items, "total": len(lists), "limit": limit, "offset": offset}
+
+    def playlist_items(self, pid: str, query: dict) -> tuple[int, dict]:
+        lists = self.catalog.listeners[self.listener].get("playlists", []) if self.catalog is not None else []
+        number = pid.removeprefix(f"own{self.listener}")
+        if pid in self.vanished or not number.isdigit() or int(number) >= len(lists):
+            return 404, {"error": {"status": 404, "message": "Resource not found"}}
+        tracks = lists[int(number)]["tracks"]
+        limit, offset = int(query.get("limit", ["100"])[0]), int(query.get("offset", ["0"])[0])
+        if limit > 50:
+            return 400, {"error": {"status": 400, "message": "Invalid limit"}}
+        page = [{"added_at": "2026-06-01T12:00:00Z", "item": self.catalog.track_json(t)} for t in tracks[offset:offset + limit]]
+        return 200, {"items": page, "total": len(tracks), "limit": limit, "offset": offset}
 
     # -- catalogue: every query has 45 tracks; some titles repeat across queries and within a query ------
     def search_page(self, query: str, offset: int, limit: int) -> list[dict | None]:
@@ -248,6 +271,10 @@ class FakeSpotify:
                     return self._send(200, fake.catalog.artist_json(index)) if index is not None else self._error(404, "no such artist")
                 if path.startswith("/v1/playlists/") and path.endswith("/tracks"):
                     return self._error(404, "Use /items")
+                if method == "GET" and path == "/v1/me/playlists":
+                    return self._send(200, fake.own_playlists(PLAYLIST_READ in fake.tokens[auth[7:]].split(), query))
+                if method == "GET" and path.startswith("/v1/playlists/") and path.endswith("/items"):
+                    return self._send(*fake.playlist_items(path.split("/")[3], query))
                 if method == "GET" and path == "/v1/me":
                     return self._send(200, {"id": "tester", "display_name": "Tester"})
                 if method == "GET" and path == "/v1/search":

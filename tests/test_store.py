@@ -155,7 +155,7 @@ def test_an_older_schema_is_migrated_and_keeps_its_rows(tmp_path):
     store.set_meta("k", "v")  # schema 2's table exists
     assert store.arm_counts("neutral") == {}  # and schema 3's
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

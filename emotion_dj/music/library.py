@@ -1,8 +1,9 @@
 """Spotify as a music library: search, the listener's top artists and tracks, recent plays; nothing else.
 
 The recommender never touches spotipy: it asks this class, which calls only what a development-mode app may in
-2026 (GET /search with at most 10 a page, /me/top/{artists,tracks}, /me/player/recently-played) and counts every
-request against the playlist's budget. Whatever the server sends is read defensively: an item that is null or
+2026 (GET /search with at most 10 a page, /me/top/{artists,tracks}, /me/player/recently-played, /me/playlists and
+/playlists/{id}/items of the listener's own) and counts every request against the playlist's budget. Whatever
+the server sends is read defensively: an item that is null or
 lacks a field is skipped, never trusted.
 """
 from __future__ import annotations
@@ -111,3 +112,32 @@ class SpotifyLibrary:
     def recent_tracks(self, limit: int = 50) -> list[Track]:
         page = self._personal(self.client.current_user_recently_played, limit=limit)
         return [t for t in (parse_track((x or {}).get("track") if isinstance(x, dict) else None) for x in page.get("items") or []) if t]
+
+    def own_playlists(self, owner: str | None, limit: int = 50) -> list[tuple[str, str]]:
+        """(id, name) of the playlists the listener owns or collaborates on (never another user's: those are not
+        readable in 2026); one page of 50."""
+        page = self._personal(self.client.current_user_playlists, limit=limit)
+        found = []
+        for item in page.get("items") or []:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("name"), str):
+                continue
+            mine = (item.get("owner") or {}).get("id") == owner or item.get("collaborative") is True
+            if mine or owner is None:
+                found.append((item["id"], clean(item["name"], 100)))
+        return found
+
+    def playlist_tracks(self, playlist_id: str, pages: int = 2) -> list[Track]:
+        """The tracks of one playlist, 50 a page (the 2026 items endpoint; an item's track is `item`, or `track`
+        in older answers)."""
+        tracks: list[Track] = []
+        for page_number in range(pages):
+            page = self.call(self.client.playlist_items, playlist_id, limit=50, offset=page_number * 50) or {}
+            items = page.get("items") or []
+            for entry in items:
+                if isinstance(entry, dict):
+                    track = parse_track(entry.get("item") if entry.get("item") is not None else entry.get("track"))
+                    if track:
+                        tracks.append(track)
+            if len(items) < 50:
+                break
+        return tracks

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emotion_dj.music.fallback import web_search_url
+from emotion_dj.music.lastfm import Lastfm
 from emotion_dj.music.mood import Mood, MoodSnapshot, for_mood
 from emotion_dj.music.playlists import Playlist, make_playlist
+from emotion_dj.music.pool import REFRESH_AFTER_S
 from emotion_dj.music.recommend import RecommendSettings
 from emotion_dj.music.spotify import (
     BASE_SCOPES,
@@ -39,6 +41,7 @@ from emotion_dj.music.store import MusicStore, StoreError
 
 log = logging.getLogger(__name__)
 DEADLINE_GRACE = 0.5  # seconds past the deadline before a stuck request is abandoned
+GATHER_FACTOR = 2.0  # the first playlist of a day builds the day's pool: it may take twice SPOTIFY_DEADLINE
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,22 @@ class PlaylistService:
             self._client = connect(self.settings, notify=self.notify, scopes=self._scopes)
         self._client.deadline = None
         self._login()
-        self._client.deadline = time.monotonic() + self.settings.deadline
+        deadline = self.settings.deadline
+        if self._gathering():
+            deadline *= GATHER_FACTOR
+            self._say(f"gathering your music for today (once a day, up to {deadline:g} s)")
+        self._client.deadline = time.monotonic() + deadline
+        lastfm = Lastfm(self.settings.lastfm) if self.settings.lastfm is not None else None
         return make_playlist(self._client, self.store, snap, self.recommend, self.public, use_taste=self._scopes == SCOPES,
-                             rng=self.rng)
+                             rng=self.rng, lastfm=lastfm, say=self._say)
+
+    def _gathering(self) -> bool:
+        """Whether this playlist builds the day's pool first (none kept, or older than a day)."""
+        try:
+            kept = self.store.pool()
+        except StoreError:
+            return True
+        return kept is None or time.time() - kept[1] >= REFRESH_AFTER_S
 
     def _make_within_deadline(self, snap: MoodSnapshot) -> Playlist:
         box: dict = {}
@@ -156,6 +172,8 @@ class PlaylistService:
         self._open(playlist.url)
         count = f"{playlist.tracks} tracks" if playlist.tracks == playlist.asked else \
             f"only {playlist.tracks} of {playlist.asked} tracks (search found no more)"
-        mix = f"{playlist.taste_tracks} from your taste" if playlist.taste_tracks else "mood only"
+        mix = playlist.mix or "mood only"
+        if playlist.thin:
+            mix += f"; mood evidence was thin for {playlist.thin} of them, the best remaining filled in"
         unrecorded = f"; not recorded in the history: {playlist.unrecorded}" if playlist.unrecorded else ""
         return Outcome(True, f"playlist '{playlist.name}' with {count} ({mix}): {playlist.url}{unrecorded}", playlist.url)

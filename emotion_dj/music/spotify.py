@@ -1,7 +1,8 @@
 """Spotify through spotipy (>= 2.26), limited to what a development-mode app may use in 2026.
 
-Endpoints used: GET /me, GET /search (10 results a page, paged with offset), GET /me/top/{artists,tracks} and
-/me/player/recently-played (the taste, with the listener's consent), POST /me/playlists, POST /playlists/{id}/items.
+Endpoints used: GET /me, GET /search (10 results a page, paged with offset), GET /me/top/{artists,tracks},
+/me/player/recently-played, GET /me/playlists and GET /playlists/{id}/items of the listener's own (their world,
+with their consent), POST /me/playlists, POST /playlists/{id}/items.
 Never /recommendations, /audio-features, related artists, artist top tracks, the multi-id gets,
 /users/{id}/playlists, /playlists/{id}/tracks or the browse endpoints.
 
@@ -42,6 +43,7 @@ from urllib3.util.retry import Retry
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.files import read_setting_file
 from emotion_dj.music import login
+from emotion_dj.music.lastfm import LastfmSettings
 from emotion_dj.music.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,8 @@ DEFAULT_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
 BASE_SCOPES = "playlist-modify-private playlist-modify-public"
-TASTE_SCOPES = "user-top-read user-read-recently-played"  # asked for once; without them playlists are mood-only
+# the listener's world, asked for once; without them playlists use Last.fm's tags (with a key) and discovery only
+TASTE_SCOPES = "user-top-read user-read-recently-played playlist-read-private playlist-read-collaborative"
 SCOPES = f"{BASE_SCOPES} {TASTE_SCOPES}"
 PAGE_SIZE = 10  # the most a development-mode app's search returns per page in 2026
 MAX_RETRY_AFTER = 5.0  # seconds we are willing to wait on one 429 before giving up (bounded retries)
@@ -119,6 +122,7 @@ class SpotifySettings:
     timeout: float = 10.0  # seconds per request
     deadline: float = 30.0  # seconds for a whole playlist (search, create, add)
     login_timeout: float = 120.0  # seconds to wait for the user to log in in the browser
+    lastfm: object = None  # music/lastfm.py's LastfmSettings, with LASTFM_API_KEY (or lastfm_api_key); None: off
 
     @property
     def has_credentials(self) -> bool:
@@ -168,6 +172,7 @@ class SpotifySettings:
             timeout=_number(pick("SPOTIFY_TIMEOUT", "timeout", 10.0), "SPOTIFY_TIMEOUT", 0.5, 300),
             deadline=_number(pick("SPOTIFY_DEADLINE", "deadline", 30.0), "SPOTIFY_DEADLINE", 1, 3600),
             login_timeout=_number(pick("SPOTIFY_LOGIN_TIMEOUT", "login_timeout", 120.0), "SPOTIFY_LOGIN_TIMEOUT", 5, 3600),
+            lastfm=LastfmSettings.load(file),
         )
 
 

@@ -1,8 +1,9 @@
 """The music memory: one SQLite file in the user's data folder (docs/PRIVACY.md), standard library only.
 
-It holds every track put in a playlist (when, for which mood point, found by which phrase), the listener's taste
-profile, what the DJ learned (each track it played with the room's mood before and during it, and each phrase
-choice's successes per region), and small facts such as "the taste scopes were asked for once".
+It holds every track put in a playlist (when, for which mood point, and why it was chosen), the listener's taste
+profile, the day's pool of candidates with their evidence, Last.fm's tags (a month), what the DJ learned (each track
+it played with the room's mood before and during it, and each choice's successes per region), and small facts
+such as "the taste scopes were asked for once".
 
 Durability, by design:
 - WAL mode and a busy timeout, so an app and a fleet can use the file at once (readers never block the writer,
@@ -95,6 +96,19 @@ MIGRATIONS: tuple[str, ...] = (
         successes INTEGER NOT NULL DEFAULT 0,
         failures INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (region, arm)
+    );
+    """,
+    # 4: the day's pool of candidates (music/pool.py) and Last.fm's tags, each with when it was read
+    """
+    CREATE TABLE pool (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        fetched_at REAL NOT NULL,
+        candidates TEXT NOT NULL      -- JSON, music/evidence Candidate.to_dict()
+    );
+    CREATE TABLE tags (
+        key TEXT PRIMARY KEY,         -- 'artist<US>name' or 'track<US>artist<US>title', lower case
+        fetched_at REAL NOT NULL,
+        tags TEXT NOT NULL            -- JSON [[tag, count], ...]
     );
     """,
 )
@@ -343,14 +357,16 @@ class MusicStore:
         return [Play(**dict(row)) for row in rows]
 
     def forget(self) -> int:
-        """Clear what was played, the taste profile and the DJ's learning (`emotion-dj history --forget`); how many
-        plays went."""
+        """Clear what was played, the taste profile, the day's pool and its playlists' evidence, the tag cache and
+        the DJ's learning, the room's evidence with it (`emotion-dj history --forget`); how many plays went."""
         with self._db(write=True) as db:
             count = db.execute("SELECT COUNT(*) FROM plays").fetchone()[0]
             db.execute("DELETE FROM plays")
             db.execute("DELETE FROM taste")
             db.execute("DELETE FROM dj_plays")
             db.execute("DELETE FROM dj_arms")
+            db.execute("DELETE FROM pool")
+            db.execute("DELETE FROM tags")
         with self._reported(), closing(self._connect()) as db:
             db.execute("VACUUM")  # the deleted rows leave the file too, not only the index
         return count
@@ -404,3 +420,49 @@ class MusicStore:
     def set_meta(self, key: str, value: str) -> None:
         with self._db(write=True) as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- the day's pool and Last.fm's tags ----------------------------------------------------------
+    def pool(self) -> tuple[list[dict], float] | None:
+        """(candidates as dicts, fetched_at) or None."""
+        with self._db() as db:
+            row = db.execute("SELECT candidates, fetched_at FROM pool WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        try:
+            return json.loads(row["candidates"]), row["fetched_at"]
+        except ValueError:
+            return None
+
+    def save_pool(self, candidates: list[dict], when: float | None = None) -> None:
+        with self._db(write=True) as db:
+            db.execute("INSERT OR REPLACE INTO pool (id, fetched_at, candidates) VALUES (1, ?, ?)",
+                       (time.time() if when is None else when, json.dumps(candidates)))
+
+    def tags(self, key: str, max_age_days: float, now: float | None = None) -> list[tuple[str, int]] | None:
+        """Tags kept under `key` if younger than `max_age_days`; None when there are none or they are older."""
+        since = (time.time() if now is None else now) - max_age_days * DAY
+        with self._db() as db:
+            row = db.execute("SELECT tags FROM tags WHERE key = ? AND fetched_at >= ?", (key, since)).fetchone()
+        if row is None:
+            return None
+        try:
+            return [(str(name), int(count)) for name, count in json.loads(row["tags"])]
+        except (ValueError, TypeError):
+            return None
+
+    def save_tags(self, key: str, tags: list[tuple[str, int]], when: float | None = None) -> None:
+        with self._db(write=True) as db:
+            db.execute("INSERT OR REPLACE INTO tags (key, fetched_at, tags) VALUES (?, ?, ?)",
+                       (key, time.time() if when is None else when, json.dumps(tags[:20])))
+
+    def room_reactions(self) -> list[dict]:
+        """Every track the DJ played, with its artist, the room's mood over its first minute and whether it was
+        skipped: the room's own evidence (music/evidence/room.py)."""
+        from emotion_dj.music.plane import MoodPoint
+
+        with self._db() as db:
+            rows = db.execute("SELECT d.uri, d.started_at, d.during_valence, d.during_arousal, d.skipped, "
+                              "(SELECT p.artist FROM plays p WHERE p.uri = d.uri ORDER BY p.id DESC LIMIT 1) AS artist "
+                              "FROM dj_plays d ORDER BY d.started_at").fetchall()
+        return [{"uri": r["uri"], "started_at": r["started_at"], "during": MoodPoint(r["during_valence"], r["during_arousal"]),
+                 "skipped": bool(r["skipped"]), "artist": r["artist"] or ""} for r in rows]
