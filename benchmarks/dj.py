@@ -15,9 +15,9 @@ Rooms, 30 minutes each:
 Reported: direction changes per hour; the time from the sustained change to the first track chosen for the new
 mood beginning; the mood fit of what played (mean distance of each track's hidden point to the mood it should fit
 when it began: the room's, not a flicker's; calm once the empty room has drifted). Then the learning: a simulated
-room that answers to the listener's genres (70% of tracks move it toward the target), less to their artists (45%)
-and little to mood words alone (20%), over `--sessions` sessions of 10 tracks with one store, the DJ's Thompson
-sampling against uniformly random phrase choice.
+room that answers to the listener's own playlists (70% of tracks move it toward the target), less to Last.fm or its own (45%)
+and little to titles and genres (20%), over `--sessions` sessions of 10 tracks with one store, the DJ's Thompson
+sampling against uniformly random choice.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ ROOMS = {  # name -> (what the camera sees at second t, the mood the music shoul
     "flickers": (lambda t: ANGRY if t % 30 < 4 and t > 5 else HAPPY, lambda t: HAPPY),
     "empty": (lambda t: HAPPY if t < 300 else None, lambda t: HAPPY if t < 600 else CALM),  # calm 5 min after the last face
 }
-LIKES = {"genre": 0.70, "artist": 0.45, "words": 0.20}
+LIKES = {"playlist": 0.70, "lastfm": 0.45, "room": 0.45, "text": 0.20}
 TRACK_S = 40.0
 
 
@@ -107,7 +107,7 @@ class ReactingRoom:
             return SAD
         key = playing.pick.track.uri
         if key not in self.reaction:
-            works = self.answer.random() < LIKES[playing.pick.phrase.arm]
+            works = self.answer.random() < LIKES[playing.pick.arm]
             self.reaction[key] = playing.before.toward(class_point("neutral"), 0.3) if works else \
                 MoodPoint(playing.before.valence - 0.2, playing.before.arousal)
         return self.reaction[key]

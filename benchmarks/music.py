@@ -1,21 +1,32 @@
-"""What the playlists are made of: the recommender against the fixed phrases it replaced, on one catalog.
+"""Mood evidence from real sources, measured: what each source brings alone and together, beside the recommender it
+replaced, on a catalog stand-in that does not write the mood into titles.
 
-    python -m benchmarks.music [--playlists 10] [--tracks 20] [--seed 7]
+    python -m benchmarks.music [--seeds 7 23] [--tracks 20]
 
-The catalog is the project's Spotify stand-in (tests/fake_catalog.py: 6,480 tracks by 360 artists in 24 genres,
-each track with a hidden valence-arousal point). The app sees only what the 2026 API would show; the hidden
-points are read here, to score. For every listener and every mood, `--playlists` playlists are made in a row, by
-the recommender (emotion_dj.music, with a fresh store for each listener's run of one mood) and by the fixed phrases (three per
-mood, first results first: what P did before), through the same spotipy client against the same stand-in.
+Catalogs: tests/fake_catalog.py (6,480 tracks by 360 artists in 24 genres, each with a hidden valence-arousal
+point; about 3% of titles carry a mood word; Last.fm tags on about a third of the tracks, their valence r about 0.4
+with the hidden one). Seed 7 is the catalog the tests use; the other seeds, and a listener of other genres, are
+catalogs nothing was tuned to. The app sees only what the APIs show; the hidden points are read here, to score.
 
-Listeners: `narrow` (top artists in 4 of the 24 genres: jazz, soul, funk, r&b; scopes granted), `no-scopes` (the
-same listener, but a login without user-top-read / user-read-recently-played: mood only), `new` (scopes granted,
-nothing played yet). Scores, per playlist then averaged:
-- fit: mean distance of the tracks' hidden points to the mood's point (plane units, lower is better);
-- valence: mean hidden valence (happy's and sad's must lie at least 0.6 apart);
-- taste: share of tracks by the listener's artists or in their genres;
-- overlap: share of a playlist's tracks that the previous playlist of the same mood had;
-- artists: distinct artists in a playlist; requests: API requests for one playlist.
+Listener: top artists in 4 of the 24 genres (seed 7: jazz, soul, funk, r&b; the others: rock, indie, folk,
+country), all near neutral valence. `narrow` has mood-named playlists (each track fits its name two times in
+three) and plainly named ones; `plain` has the same taste and plainly named playlists only.
+
+Set-ups (each in a fresh home: a new store, the day's pool built by its first playlist):
+- no evidence: `plain`, no Last.fm key (genres and titles only);
+- own playlists: `narrow`, no key;
+- Last.fm: `plain`, with a key (the Last.fm stand-in on 127.0.0.1);
+- both: `narrow`, with a key;
+- room, 3 weeks: `plain`, no key, after 21 simulated days of DJ sessions (12 tracks a day, each chosen by the DJ's
+  own choice for a room whose mood is drawn each day; the room's mood over each track moves halfway toward the
+  track's hidden point, with noise of s.d. 0.25, and a track far from the room is skipped more often);
+- today's recommender: the recommender this replaced (search phrases, music/recommend.py), `narrow`, no key.
+
+In each: 3 happy, 2 sad, 1 angry and 1 neutral playlist of 20 tracks (happy, sad, happy, angry, happy, sad,
+neutral). Scores: the happy - sad mean valence gap, the angry - sad mean arousal ("energy") gap, the taste share
+(tracks by the listener's artists or in their genres), overlap of consecutive playlists of one mood, sizes, Spotify
+requests a playlist (the day's pool included, averaged over the seven), the most Last.fm requests in any second,
+and whether a removed endpoint was called.
 """
 from __future__ import annotations
 
@@ -24,153 +35,176 @@ import json
 import random
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.machine import RESULTS, describe, save
-from emotion_dj.music.mood import MOODS, for_mood
-from emotion_dj.music.plane import MoodPoint
+from emotion_dj.music import bandit
+from emotion_dj.music.choose import choose
+from emotion_dj.music.lastfm import LastfmSettings
+from emotion_dj.music.library import SpotifyLibrary
+from emotion_dj.music.mood import mood_by_name
+from emotion_dj.music.plane import MoodPoint, class_point, nearest_class
+from emotion_dj.music.playlists import evidence_sources, gather_evidence
+from emotion_dj.music.pool import POOL_BUDGET, current_pool
+from emotion_dj.music.recommend import RecommendSettings, recommend
 from emotion_dj.music.service import PlaylistService
-from emotion_dj.music.spotify import BASE_SCOPES, PAGE_SIZE, SpotifySettings, connect
-from emotion_dj.music.store import MusicStore
+from emotion_dj.music.spotify import SpotifySettings, connect
+from emotion_dj.music.store import DJOutcome, MusicStore, Play
+from emotion_dj.music.taste import current_taste
 from tests.fake_catalog import Catalog
-from tests.fake_spotify import FakeSpotify
+from tests.fake_lastfm import KEY, FakeLastfm
+from tests.fake_spotify import REMOVED, REMOVED_EXACT, REMOVED_SUFFIX, FakeSpotify
 
-# What P searched before this recommender: three fixed phrases per mood, round-robin, first results first.
-FIXED_PHRASES = {
-    "happy": ("feel good pop", "happy upbeat", "good vibes dance"),
-    "surprise": ("euphoric electronic", "upbeat indie", "party anthems"),
-    "neutral": ("chill lofi", "indie chill", "acoustic coffeehouse"),
-    "sad": ("sad acoustic", "mellow indie", "comforting piano"),
-    "angry": ("cathartic rock", "intense hip hop", "calm down chill"),
-    "fear": ("calm ambient", "peaceful piano", "soothing acoustic"),
-    "disgust": ("lofi beats", "feel good soul", "chill groove"),
-    "contempt": ("smooth funk", "neo soul groove", "confident hip hop"),
+ORDER = ("happy", "sad", "happy", "angry", "happy", "sad", "neutral")
+SETUPS = {  # name -> (listener, Last.fm on, days of DJ sessions first, method)
+    "no evidence": ("plain", False, 0, "evidence"),
+    "own playlists": ("narrow", False, 0, "evidence"),
+    "Last.fm": ("plain", True, 0, "evidence"),
+    "both": ("narrow", True, 0, "evidence"),
+    "room, 3 weeks": ("plain", False, 21, "evidence"),
+    "today's recommender": ("narrow", False, 0, "phrases"),
 }
-LISTENERS = {"narrow": ("narrow", None), "no-scopes": ("narrow", BASE_SCOPES), "new": ("new", None)}
+OTHER_GENRES = ("rock", "indie", "folk", "country")
 
 
-def fixed_phrase_playlist(client, phrases: tuple[str, ...], count: int, max_pages: int = 5) -> list[str]:
-    """The old collect_tracks: round-robin over the phrases, one 10-result page at a time, unique songs."""
-    uris, seen, exhausted = [], set(), set()
-    for page in range(max_pages):
-        for query in phrases:
-            if len(uris) >= count:
-                return uris
-            if query in exhausted:
-                continue
-            items = ((client.search(q=query, type="track", limit=PAGE_SIZE, offset=page * PAGE_SIZE) or {}).get("tracks") or {}).get("items") or []
-            if len(items) < PAGE_SIZE:
-                exhausted.add(query)
-            for track in items:
-                key = (track["name"].lower(), track["artists"][0]["name"].lower())
-                if track["uri"] not in uris and key not in seen:
-                    seen.add(key)
-                    uris.append(track["uri"])
-                    if len(uris) >= count:
-                        return uris
-    return uris
+def removed_called(fake: FakeSpotify) -> bool:
+    return any(p.startswith(REMOVED) or p in REMOVED_EXACT or p.endswith(REMOVED_SUFFIX) for _, p in fake.calls)
 
 
-def score(catalog: Catalog, listener: str, point: MoodPoint, uris: list[str], previous: list[str] | None) -> dict:
-    tracks = [catalog.by_uri[u] for u in uris]
+def simulate_room(store: MusicStore, client, settings: SpotifySettings, catalog: Catalog, days: int, rng: random.Random) -> None:
+    """`days` of DJ sessions, written to the store as the DJ writes them (plays and outcomes), ending now."""
+    owner = client.me()["id"]
+    sources = evidence_sources(store, None, owner, use_taste=True)
+    pool = current_pool(SpotifyLibrary(client, POOL_BUDGET), store, [s for s in sources if s.name == "playlist"], lambda line: None)[0]
+    moods = ("happy", "sad", "neutral", "angry", "surprise")
+    start = time.time() - days * 86_400
+    for day in range(days):
+        room = class_point(rng.choice(moods))
+        for k in range(12):
+            when = start + day * 86_400 + k * 200
+            recent = store.recent_uris(1.0, now=when)
+            extra = gather_evidence(pool, sources, room, lambda line: None, [])
+            arm = bandit.choose(store.arm_counts(bandit.region(room)), rng)
+            (pick,) = choose(pool, extra, room, 1, recent, 0.3, 2, rng, arm=arm)
+            truth = catalog.by_uri[pick.track.uri]
+            during = MoodPoint(room.valence + 0.5 * (truth.valence - room.valence) + rng.gauss(0, 0.25),
+                               room.arousal + 0.5 * (truth.arousal - room.arousal) + rng.gauss(0, 0.25))
+            skipped = rng.random() < 0.05 + 0.2 * room.distance(MoodPoint(truth.valence, truth.arousal))
+            store.record([Play(pick.track.uri, pick.track.name, pick.track.artist, pick.why, mood=nearest_class(room),
+                               valence=room.valence, arousal=room.arousal, playlist="dj")], when=when)
+            store.record_dj(DJOutcome(pick.track.uri, when, bandit.region(room), arm, pick.why, "match",
+                                      (room.valence, room.arousal), (during.valence, during.arousal), skipped,
+                                      bandit.success(room, during, None, skipped)))
+
+
+def phrases_playlist(client, store: MusicStore, mood: str, tracks: int, rng: random.Random) -> list[str]:
+    """Today's recommender (music/recommend.py), as P ran it before this change: its own 40-request budget."""
+    library = SpotifyLibrary(client, 40)
+    library.call(client.me)
+    taste = current_taste(library, store)
+    picks = recommend(library, _point(mood), taste, store.recent_uris(14),
+                      RecommendSettings(tracks), rng, reserve=2)
+    store.record([Play(p.track.uri, p.track.name, p.track.artist, p.phrase.query) for p in picks])
+    return [p.track.uri for p in picks]
+
+
+def _point(mood: str) -> MoodPoint:
+    from emotion_dj.music.mood import for_mood
+
+    return for_mood(mood_by_name(mood)).point
+
+
+def run_setup(catalog: Catalog, name: str, tracks: int, seed: int, folder: Path) -> dict:
+    listener, use_lastfm, days, method = SETUPS[name]
+    fake = FakeSpotify()
+    fake.catalog, fake.listener = catalog, listener
+    fake.start()
+    lastfm = FakeLastfm(catalog).start()
+    try:
+        home = folder / name.replace(" ", "-").replace(",", "").replace("'", "")
+        home.mkdir()
+        cache = home / "token.json"
+        cache.write_text(json.dumps(fake.issue_token()))
+        settings = SpotifySettings("bench", None, "http://127.0.0.1:9/callback", cache, f"{fake.url}/v1/", fake.url,
+                                   lastfm=LastfmSettings(KEY, lastfm.url) if use_lastfm else None)
+        store = MusicStore(home / "music.sqlite3")
+        rng = random.Random(seed)
+        client = connect(settings, open_browser=False)
+        if days:
+            simulate_room(store, client, settings, catalog, days, rng)
+        service = PlaylistService(settings, tracks=tracks, open_links=False, store=store, rng=rng)
+        made: dict[str, list[list[str]]] = {}
+        requests, seconds = [], []
+        for mood in ORDER:
+            before, started = len(fake.calls), time.monotonic()
+            if method == "phrases":
+                uris = phrases_playlist(client, store, mood, tracks, rng)
+            else:
+                outcome = service.create(mood_by_name(mood))
+                assert outcome.ok, f"{name} {mood}: {outcome.message}"
+                uris = fake.playlists[max(fake.playlists, key=lambda k: int(k[2:]))]["items"]
+            requests.append(len(fake.calls) - before + (2 if method == "phrases" else 0))  # create and add, as P does
+            seconds.append(time.monotonic() - started)
+            made.setdefault(mood, []).append(uris)
+    finally:
+        fake.stop()
+        lastfm.stop()
+    return score(catalog, listener, made, requests, seconds, lastfm.most_in_a_second(), len(lastfm.calls), removed_called(fake))
+
+
+def score(catalog: Catalog, listener: str, made: dict, requests: list[int], seconds: list[float], lastfm_peak: int,
+          lastfm_calls: int, removed: bool) -> dict:
+    def mean(mood: str, key: str) -> float:
+        return statistics.fmean(getattr(catalog.by_uri[u], key) for uris in made[mood] for u in uris)
+
+    every = [u for lists in made.values() for uris in lists for u in uris]
+    overlaps = [len(set(a) & set(b)) / len(b) for lists in made.values() for a, b in zip(lists, lists[1:]) if b]
     return {
-        "tracks": len(tracks),
-        "fit": statistics.fmean(point.distance(MoodPoint(t.valence, t.arousal)) for t in tracks) if tracks else None,
-        "valence": statistics.fmean(t.valence for t in tracks) if tracks else None,
-        "taste": statistics.fmean(catalog.in_taste(u, listener) for u in uris) if uris and catalog.listeners[listener]["artists"] else None,
-        "overlap": len(set(uris) & set(previous)) / len(uris) if previous and uris else None,
-        "artists": len({t.artist for t in tracks}),
+        "happy_minus_sad_valence": round(mean("happy", "valence") - mean("sad", "valence"), 3),
+        "angry_minus_sad_energy": round(mean("angry", "arousal") - mean("sad", "arousal"), 3),
+        "taste": round(statistics.fmean(catalog.in_taste(u, listener) for u in every), 3),
+        "overlap_max": round(max(overlaps, default=0.0), 3),
+        "sizes": sorted({len(uris) for lists in made.values() for uris in lists}),
+        "requests_mean": round(statistics.fmean(requests), 1), "requests_max": max(requests),
+        "first_playlist_s": round(seconds[0], 1), "later_playlist_s_max": round(max(seconds[1:]), 1),
+        "lastfm_requests": lastfm_calls, "lastfm_most_in_a_second": lastfm_peak, "removed_endpoint_called": removed,
     }
 
 
-def mean(rows: list[dict], key: str) -> float | None:
-    values = [r[key] for r in rows if r[key] is not None]
-    return round(statistics.fmean(values), 3) if values else None
-
-
-def run(playlists: int, tracks: int, seed: int) -> dict:
-    catalog = Catalog(seed=seed)
-    fake = FakeSpotify()
-    fake.catalog = catalog
-    fake.start()
-    results: dict = {}
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            for name, (listener, scope) in LISTENERS.items():
-                fake.listener = listener
-                cache = Path(folder) / f"{name}-token.json"
-                cache.write_text(json.dumps(fake.issue_token(scope) if scope else fake.issue_token()))
-                settings = SpotifySettings("bench", None, "http://127.0.0.1:9/callback", cache, f"{fake.url}/v1/", fake.url)
-                client = connect(settings, open_browser=False, scopes=BASE_SCOPES)  # the fixed phrases only search
-                per_method = {"recommender": {}, "fixed phrases": {}}
-                for emotion, mood in MOODS.items():
-                    # each mood's run starts from an empty memory: ten in a row of one mood, not the whole day's moods
-                    store = MusicStore(Path(folder) / f"{name}-{emotion}.sqlite3")
-                    if scope:
-                        store.set_meta("taste_scopes_asked", "0")  # the one ask happened: this login stays without them
-                    service = PlaylistService(settings, tracks=tracks, open_links=False, store=store, rng=random.Random(seed))
-                    point = for_mood(mood).point
-                    for method in per_method:
-                        rows, previous = [], None
-                        for _ in range(playlists):
-                            before = len(fake.calls)
-                            if method == "recommender":
-                                outcome = service.create(mood)
-                                assert outcome.ok, f"{name} {emotion} playlist {len(rows) + 1}: {outcome.message}"
-                                uris = fake.playlists[max(fake.playlists, key=lambda k: int(k[2:]))]["items"]
-                            else:
-                                uris = fixed_phrase_playlist(client, FIXED_PHRASES[emotion], tracks)
-                            row = score(catalog, listener, point, uris, previous)
-                            # the fixed phrases' /me, create and add are not made here: counted as the app made them
-                            row["requests"] = len(fake.calls) - before + (3 if method == "fixed phrases" else 0)
-                            rows.append(row)
-                            previous = uris
-                        per_method[method][emotion] = rows
-                results[name] = per_method
-    finally:
-        fake.stop()
-    return summarise(results)
-
-
-def summarise(results: dict) -> dict:
-    table = {}
-    for listener, methods in results.items():
-        for method, moods in methods.items():
-            rows = [r for mood_rows in moods.values() for r in mood_rows]
-            by_mood = {m: {k: mean(r, k) for k in ("fit", "valence", "taste", "overlap", "artists", "requests", "tracks")}
-                       for m, r in moods.items()}
-            table[f"{listener} / {method}"] = {
-                "fit": mean(rows, "fit"), "taste": mean(rows, "taste"), "overlap": mean(rows, "overlap"),
-                "overlap_max": round(max((r["overlap"] for r in rows if r["overlap"] is not None), default=0), 3),
-                "artists": mean(rows, "artists"), "requests": mean(rows, "requests"),
-                "requests_max": max(r["requests"] for r in rows), "tracks": mean(rows, "tracks"),
-                "happy_minus_sad_valence": round(by_mood["happy"]["valence"] - by_mood["sad"]["valence"], 3),
-                "by_mood": by_mood,
-            }
-    return table
-
-
-def markdown(table: dict) -> str:
-    lines = ["| listener / method | fit (lower is better) | taste share | overlap (mean / max) | distinct artists | "
-             "requests (mean / max) | happy - sad valence |", "|---|---|---|---|---|---|---|"]
-    for name, row in table.items():
-        taste = "-" if row["taste"] is None else f"{row['taste'] * 100:.0f}%"
-        lines.append(f"| {name} | {row['fit']:.3f} | {taste} | {row['overlap'] * 100:.0f}% / {row['overlap_max'] * 100:.0f}% | "
-                     f"{row['artists']:.1f} | {row['requests']:.1f} / {row['requests_max']} | {row['happy_minus_sad_valence']:+.2f} |")
+def markdown(results: dict) -> str:
+    lines = ["| catalog | set-up | happy - sad valence | angry - sad energy | taste | overlap (max) | sizes | "
+             "Spotify requests a playlist (mean / max) | first / later playlist s | Last.fm requests (most in 1 s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for catalog, rows in results.items():
+        for name, r in rows.items():
+            lines.append(f"| {catalog} | {name} | {r['happy_minus_sad_valence']:+.2f} | {r['angry_minus_sad_energy']:+.2f} | "
+                         f"{r['taste'] * 100:.0f}% | {r['overlap_max'] * 100:.0f}% | {'/'.join(map(str, r['sizes']))} | "
+                         f"{r['requests_mean']:.1f} / {r['requests_max']} | {r['first_playlist_s']:.1f} / "
+                         f"{r['later_playlist_s_max']:.1f} | {r['lastfm_requests']} ({r['lastfm_most_in_a_second']}) |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--playlists", type=int, default=10, help="playlists in a row per mood and method")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 23], help="catalog seeds (7: the tests' catalog)")
     parser.add_argument("--tracks", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=7, help="the catalog's and the recommender's seed")
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument("--out", type=Path, default=RESULTS / "music.json")
     args = parser.parse_args()
-    table = run(args.playlists, args.tracks, args.seed)
-    save({"machine": describe(), "playlists": args.playlists, "tracks": args.tracks, "seed": args.seed, "table": table},
-         "music", args.out)
-    print(markdown(table))
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in args.seeds:
+            catalog = Catalog(seed=seed) if seed == 7 else Catalog(seed=seed, taste_genres=OTHER_GENRES)
+            label = f"seed {seed} ({'jazz, soul, funk, r&b' if seed == 7 else ', '.join(OTHER_GENRES)})"
+            results[label] = {}
+            for name in args.setups:
+                where = Path(folder) / f"{seed}"
+                where.mkdir(exist_ok=True)
+                results[label][name] = run_setup(catalog, name, args.tracks, seed, where)
+                print(f"{label} / {name}: {results[label][name]}", flush=True)
+    save({"machine": describe(), "tracks": args.tracks, "seeds": args.seeds, "results": results}, "music", args.out)
+    print(markdown(results))
 
 
 if __name__ == "__main__":

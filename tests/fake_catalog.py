@@ -102,7 +102,8 @@ def _nearest_words(v: float, a: float, count: int) -> list[str]:
 
 
 class Catalog:
-    def __init__(self, seed: int = 7, artists: int = 360, tracks_per_artist: int = 18, genres_empty: bool = False):
+    def __init__(self, seed: int = 7, artists: int = 360, tracks_per_artist: int = 18, genres_empty: bool = False,
+                 taste_genres: tuple[str, ...] = NARROW_GENRES):
         rng = random.Random(seed)
         names = [f"The {f} {s}" for f in FIRST for s in SECOND]
         rng.shuffle(names)
@@ -133,7 +134,7 @@ class Catalog:
         self.artist_by_id = {a.id: i for i, a in enumerate(self.artists)}
         # a stable order without the removed popularity field: how search breaks ties (popular first, roughly)
         self.rank = {t.id: -t.popularity + rng.random() * 0.3 for t in self.tracks}
-        taste = self._taste(NARROW_GENRES, rng)
+        taste = self._taste(taste_genres, rng)
         self.listeners = {
             "narrow": {**taste, "playlists": self._playlists(rng, taste, mood_named=True)},
             "plain": {**taste, "playlists": self._playlists(rng, taste, mood_named=False)},

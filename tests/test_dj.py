@@ -50,9 +50,9 @@ def test_the_iso_step_meets_the_room_then_walks_to_the_target():
     assert intended(HAPPY, SAD, "match", 0.3) == SAD  # match follows the room
 
 
-def test_the_bandit_learns_which_phrase_family_the_room_likes(tmp_path):
-    """A simulated room that answers to the listener's genres far more than to mood words alone."""
-    likes = {"genre": 0.7, "artist": 0.4, "words": 0.2}
+def test_the_bandit_learns_which_source_of_evidence_the_room_likes(tmp_path):
+    """A simulated room that answers to the listener's own playlists far more than to titles alone."""
+    likes = {"playlist": 0.7, "lastfm": 0.4, "room": 0.4, "text": 0.2}
     store, rng, room_rng = MusicStore(tmp_path / "m.sqlite3"), random.Random(1), random.Random(2)
     rewards = []
     for _session in range(50):
@@ -64,7 +64,7 @@ def test_the_bandit_learns_which_phrase_family_the_room_likes(tmp_path):
     learned, random_choice = statistics.fmean(rewards[-100:]), statistics.fmean(likes.values())
     assert learned >= random_choice + 0.15, (learned, random_choice)
     (counts,) = [store.arm_counts("unpleasant-calm")]
-    assert max(counts, key=lambda a: sum(counts[a])) == "genre"
+    assert max(counts, key=lambda a: sum(counts[a])) == "playlist"
 
 
 class Room:

@@ -20,7 +20,8 @@ from tests.conftest import ROOT
 from tests.fake_spotify import FakeSpotify
 
 ALLOWED = {("GET", "/v1/me"), ("GET", "/v1/search"), ("POST", "/v1/me/playlists"), ("GET", "/v1/me/top/artists"),
-           ("GET", "/v1/me/top/tracks"), ("GET", "/v1/me/player/recently-played")}
+           ("GET", "/v1/me/top/tracks"), ("GET", "/v1/me/player/recently-played"), ("GET", "/v1/me/playlists"),
+           ("GET", "/v1/playlists/{id}/items")}
 
 
 @pytest.fixture

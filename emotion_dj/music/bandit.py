@@ -1,7 +1,7 @@
 """What the DJ learns: which of its own phrase choices move the room, per region of the mood plane.
 
-Arms are the app's own choices of how to find a track (a genre of the listener's, an artist of theirs, mood words
-alone), learned separately in each region of the plane (the four quadrants and the neutral middle). Thompson
+Arms are the app's own choices of which evidence leads a pick (the listener's playlists, Last.fm's tags, this
+room's reactions, genres and titles), learned separately in each region of the plane (the four quadrants and the neutral middle). Thompson
 sampling draws each arm's success rate from its Beta(successes + 1, failures + 1) and plays the best draw; a
 further EXPLORE share of choices is uniform, so a region whose early luck was bad is still tried. The counts live
 in the store, across sessions.
@@ -17,7 +17,7 @@ import random
 
 from emotion_dj.music.plane import MoodPoint
 
-ARMS = ("genre", "artist", "words")
+ARMS = ("playlist", "lastfm", "room", "text")  # which source of evidence leads the choice (music/evidence/)
 EXPLORE = 0.1  # share of choices made uniformly at random
 SKIP_S = 30.0  # a track that changed before this many seconds was skipped (Spotify's bandits counted 30 s streams)
 HOLD_MARGIN = 0.1  # valence the room may lose over a track and still count as held

@@ -7,8 +7,8 @@ A small random jitter keeps two playlists for the same mood from being the same 
 
 The rules, in their order (docs/MUSIC.md): no track used within the variety window and each song once (hard), the
 tracks asked for (hard: when evidence is thin the best remaining fill the playlist, and it says so), at most
-`per_artist` tracks of one artist, and the taste share (1 - discovery) as a target; evidence fit is the best the
-rest allows.
+`per_artist` tracks of one artist (it gives way only when the pool has too few artists to fill the playlist), and
+the taste share (1 - discovery) as a target; evidence fit is the best the rest allows.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ UNKNOWN_DISTANCE = 0.9
 SKIP_PENALTY = 0.3
 JITTER = 0.04
 THIN = 0.3  # a pick below this confidence was a fill, not a choice by evidence
+ARM_BONUS = 0.15  # how much nearer a track of the DJ's chosen source counts
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def expected_distance(e: Estimate, target: MoodPoint) -> float:
 def choose(candidates: list[Candidate], extra: dict[str, list[Evidence]], target: MoodPoint, count: int, recent: set[str],
            discovery: float, per_artist: int, rng: random.Random, arm: str | None = None) -> list[Choice]:
     """Up to `count` choices (fewer only when the pool has fewer usable tracks). With `arm`, tracks whose strongest
-    evidence is from that source come first (the DJ's choice)."""
+    evidence is from that source are preferred (the DJ's choice)."""
     for c in candidates:  # evidence found for this choice joins the candidate's own, for `source` and `why`
         c.evidence = c.evidence + [e for e in extra.get(c.track.uri, []) if e not in c.evidence]
     scored = []
@@ -68,21 +69,21 @@ def choose(candidates: list[Candidate], extra: dict[str, list[Evidence]], target
             continue
         e = estimate(c.evidence)
         scored.append(Choice(c, e, expected_distance(e, target) + rng.gauss(0, JITTER)))
+    if arm is not None:  # the arm's tracks are preferred, within ARM_BONUS of the best
+        scored = [Choice(ch.candidate, ch.estimate, ch.score - (ARM_BONUS if ch.source == arm else 0.0)) for ch in scored]
     scored.sort(key=lambda ch: ch.score)
-    if arm is not None:
-        scored.sort(key=lambda ch: ch.source != arm)  # stable: the arm's tracks first, each group by score
     has_taste = any(ch.candidate.taste for ch in scored)
     want_taste = round(count * (1 - discovery)) if has_taste else 0
     chosen: list[Choice] = []
     songs: set[tuple[str, str]] = set()
     artists: dict[str, int] = {}
 
-    def take(pool: list[Choice], until: int) -> None:
+    def take(pool: list[Choice], until: int, cap: int = per_artist) -> None:
         for ch in pool:
             if len(chosen) >= until:
                 return
             artist = ch.track.artist.lower()
-            if ch in chosen or ch.track.key in songs or artists.get(artist, 0) >= per_artist:
+            if ch.track.key in songs or artists.get(artist, 0) >= cap:
                 continue
             chosen.append(ch)
             songs.add(ch.track.key)
@@ -91,6 +92,7 @@ def choose(candidates: list[Candidate], extra: dict[str, list[Evidence]], target
     take([ch for ch in scored if ch.candidate.taste], want_taste)
     take([ch for ch in scored if not ch.candidate.taste], count)
     take(scored, count)  # one side ran short: the best of the rest
+    take(scored, count, cap=count)  # still short: the artist cap gives way before the playlist's size does
     chosen.sort(key=lambda ch: ch.score)
     return chosen
 

@@ -5,8 +5,9 @@ under the processor's lock) and reads back `state`, a dict replaced whole (never
 Once the room's mood is known it starts playback with a few tracks (PUT /me/player/play), then keeps a short queue
 ahead (POST /me/player/queue), checking every few seconds what is playing (GET /me/player/currently-playing), so a
 change of mood is heard within a track or two. A change of direction (music/follow.py) re-aims the next track; a
-big one starts the new mood's tracks at once. Each track is found by a phrase family the bandit chose for the
-region (music/bandit.py); over the track's first minute the DJ watches the room, and the outcome is stored.
+big one starts the new mood's tracks at once. Each track is chosen from the day's pool by evidence, as P's are
+(music/choose.py), the bandit (music/bandit.py) choosing for the region which source of evidence leads; over the
+track's first minute the DJ watches the room, and the outcome is stored (and becomes the room's evidence).
 
 Faults end in one line each and the app goes on: no device (retried every minute; P still makes playlists), a free
 account (the DJ turns itself off), anything else talking to Spotify (retried after a pause). It never pauses or
@@ -28,17 +29,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from emotion_dj.music import bandit
+from emotion_dj.music.choose import Choice, choose
 from emotion_dj.music.follow import TARGETS, FollowSettings, RoomFollower, Turn, intended
+from emotion_dj.music.lastfm import Lastfm
 from emotion_dj.music.library import SpotifyLibrary
 from emotion_dj.music.plane import MoodPoint, mean_point, nearest_class
 from emotion_dj.music.player import PLAYER_SCOPES, NoDevice, PremiumRequired, SpotifyPlayer
-from emotion_dj.music.recommend import Pick, RecommendSettings, recommend
+from emotion_dj.music.playlists import evidence_sources, gather_evidence
+from emotion_dj.music.pool import POOL_BUDGET, current_pool
+from emotion_dj.music.recommend import RecommendSettings
 from emotion_dj.music.spotify import SCOPES, MusicError, SpotifySettings, connect, explain
 from emotion_dj.music.store import DJOutcome, MusicStore, Play
-from emotion_dj.music.taste import current_taste
 
 log = logging.getLogger(__name__)
-PICK_BUDGET = 12  # requests to find one track
+LASTFM_PICK_S = 3.0  # seconds of Last.fm requests for one of the DJ's picks (cached tags need none)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One track the DJ chose: the choice (track, estimate, why) and the bandit's arm that led to it."""
+    choice: Choice
+    arm: str
+
+    @property
+    def track(self):
+        return self.choice.track
+
+    @property
+    def why(self) -> str:
+        return self.choice.why
 
 
 class LoginFailed(Exception):
@@ -84,7 +103,9 @@ class DJ:
         self.follower = RoomFollower(self.settings.follow)
         self.player: SpotifyPlayer | None = None
         self.client = None
-        self.taste = None
+        self.pool = []  # the day's candidates (music/pool.py)
+        self._pool_read = 0.0
+        self.sources = []  # the evidence sources that are on
         self.playing: Playing | None = None
         self.ahead: list[tuple[Pick, MoodPoint]] = []
         self.last_intended: MoodPoint | None = None
@@ -197,22 +218,41 @@ class DJ:
         except Exception as error:  # noqa: BLE001 - a login that did not happen is not retried every few seconds
             raise LoginFailed(explain(error)) from None
         self.client, self.player = client, SpotifyPlayer(client, self.settings.device, self.clock, self.sleep)
-        self.taste = current_taste(SpotifyLibrary(client, 6), self.store)
 
     def _aim(self) -> MoodPoint:
         aim = intended(self.last_intended, self.follower.direction, self.settings.target, self.settings.step)
         self.last_intended = aim
         return aim
 
+    def _ensure_pool(self) -> None:
+        """The evidence sources and the day's pool (kept in the store, built once a day), read again each day."""
+        if self.pool and time.time() - self._pool_read < 86_400:
+            return
+        me = self.client.me()
+        owner = me.get("id") if isinstance(me, dict) else None
+        spotify = self.spotify or SpotifySettings.load()
+        lastfm = Lastfm(spotify.lastfm) if spotify.lastfm is not None else None
+        self.sources = evidence_sources(self.store, lastfm, owner, use_taste=True)
+        for source in self.sources:
+            if source.name == "lastfm":
+                source.time_budget_s = LASTFM_PICK_S  # a few seconds a pick: the player must not wait
+        gatherers = [s for s in self.sources if s.name in ("playlist", "lastfm")]
+        self.pool = current_pool(SpotifyLibrary(self.client, POOL_BUDGET), self.store, gatherers, self.say)[0]
+        self._pool_read = time.time()
+
     def _pick(self, count: int) -> list[tuple[Pick, MoodPoint]]:
+        self._ensure_pool()
         aim = self._aim()
         arm = bandit.choose(self.store.arm_counts(bandit.region(aim)), self.rng)
         recent = self.store.recent_uris(1.0) | {p.pick.track.uri for p in ([self.playing] if self.playing else [])}
-        picks = recommend(SpotifyLibrary(self.client, PICK_BUDGET), aim, self.taste, recent | {p.track.uri for p, _ in self.ahead},
-                          RecommendSettings(tracks=count), self.rng, arm=arm)
-        if not picks:
-            raise MusicError(f"search found no new track for the {nearest_class(aim)} room")
-        self.store.record([Play(p.track.uri, p.track.name, p.track.artist, p.phrase.query, mood=nearest_class(aim),
+        recent |= {p.track.uri for p, _ in self.ahead}
+        extra = gather_evidence(self.pool, self.sources, aim, self.say, [])
+        rules = RecommendSettings.from_env()
+        choices = choose(self.pool, extra, aim, count, recent, rules.discovery, rules.per_artist, self.rng, arm=arm)
+        if not choices:
+            raise MusicError(f"no new track in today's pool for the {nearest_class(aim)} room")
+        picks = [Pick(ch, arm) for ch in choices]
+        self.store.record([Play(p.track.uri, p.track.name, p.track.artist, p.why, mood=nearest_class(aim),
                                 valence=aim.valence, arousal=aim.arousal, playlist="dj") for p in picks])
         return [(p, aim) for p in picks]
 
@@ -317,15 +357,15 @@ class DJ:
         skipped = now - done.began < bandit.SKIP_S
         goal = TARGETS[self.settings.target]
         success = bandit.success(done.before, during, goal, skipped)
-        self.store.record_dj(DJOutcome(done.pick.track.uri, time.time(), bandit.region(done.intended), done.pick.phrase.arm,
-                                       done.pick.phrase.query, self.settings.target, (done.before.valence, done.before.arousal),
+        self.store.record_dj(DJOutcome(done.pick.track.uri, time.time(), bandit.region(done.intended), done.pick.arm,
+                                       done.pick.why, self.settings.target, (done.before.valence, done.before.arousal),
                                        (during.valence, during.arousal), skipped, success))
 
     # -- what the HUD and the page show -----------------------------------------------------------
     def _describe(self, pick: Pick, aim: MoodPoint) -> str:
         room = nearest_class(self.follower.direction or aim)
         where = f"{room} room" if self.settings.target == "match" else f"{room} room -> toward {self.settings.target}"
-        return f"{pick.track.name} - {pick.track.artist} ({where}; {pick.phrase.why}; found by '{pick.phrase.query}')"
+        return f"{pick.track.name} - {pick.track.artist} ({where}; {pick.why})"
 
     def _publish(self, status: str | None = None) -> None:
         p = self.playing

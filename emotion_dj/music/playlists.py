@@ -96,16 +96,21 @@ def gather_evidence(candidates: list[Candidate], sources: list[EvidenceSource], 
     return extra
 
 
-def _top_up(library: SpotifyLibrary, target: MoodPoint, reserve: int, rng: random.Random) -> list[Candidate]:
-    """More discovery when the pool has too few usable tracks: a page of a mood word near the target, then more."""
+def _top_up(library: SpotifyLibrary, target: MoodPoint, reserve: int, wanted: int,
+            known: set[str]) -> list[Candidate]:
+    """More discovery when the pool has too few usable tracks: pages of mood words near the target, until `wanted`
+    new tracks are found or the budget (less `reserve`) is spent."""
     found: list[Candidate] = []
-    for word, _ in words_near(target, 6):
-        if library.left() <= reserve:
+    pages = [(word, offset) for offset in range(0, 100, 10) for word, _ in words_near(target, 6)]
+    for word, offset in pages:
+        if library.left() <= reserve or len(found) >= wanted:
             break
         try:
-            found += [Candidate(t, False, f"search '{word}'") for t in library.search_tracks(word, rng.randrange(0, 50, 10))]
+            fresh = [t for t in library.search_tracks(word, offset) if t.uri not in known]
         except BudgetSpent:
             break
+        known.update(t.uri for t in fresh)
+        found += [Candidate(t, False, f"search '{word}'") for t in fresh]
     return found
 
 
@@ -132,7 +137,8 @@ def make_playlist(client: Spotify, store: MusicStore, snap: MoodSnapshot, settin
     reserve = 1 + adds
     choices = choose(candidates, extra, target, settings.tracks, recent, settings.discovery, settings.per_artist, rng)
     if len(choices) < settings.tracks:  # the pool ran short (a new listener, a long run of one mood): search more
-        more = _top_up(library, target, reserve, rng)
+        known = {c.track.uri for c in candidates} | recent
+        more = _top_up(library, target, reserve, 2 * (settings.tracks - len(choices)), known)
         extra.update(gather_evidence(more, [s for s in sources if s.name in ("text", "room")], target, say, problems))
         candidates = candidates + more
         choices = choose(candidates, extra, target, settings.tracks, recent, settings.discovery, settings.per_artist, rng)

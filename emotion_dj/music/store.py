@@ -461,8 +461,10 @@ class MusicStore:
         from emotion_dj.music.plane import MoodPoint
 
         with self._db() as db:
-            rows = db.execute("SELECT d.uri, d.started_at, d.during_valence, d.during_arousal, d.skipped, "
+            rows = db.execute("SELECT d.uri, d.started_at, d.before_valence, d.before_arousal, d.during_valence, "
+                              "d.during_arousal, d.skipped, "
                               "(SELECT p.artist FROM plays p WHERE p.uri = d.uri ORDER BY p.id DESC LIMIT 1) AS artist "
                               "FROM dj_plays d ORDER BY d.started_at").fetchall()
-        return [{"uri": r["uri"], "started_at": r["started_at"], "during": MoodPoint(r["during_valence"], r["during_arousal"]),
+        return [{"uri": r["uri"], "started_at": r["started_at"], "before": MoodPoint(r["before_valence"], r["before_arousal"]),
+                 "during": MoodPoint(r["during_valence"], r["during_arousal"]),
                  "skipped": bool(r["skipped"]), "artist": r["artist"] or ""} for r in rows]

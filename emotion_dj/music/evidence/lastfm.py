@@ -43,9 +43,10 @@ def tags_point(tags: list[tuple[str, int]]) -> tuple[MoodPoint, list[str]] | Non
 class LastfmTags(EvidenceSource):
     name = "lastfm"
 
-    def __init__(self, client: Lastfm, store, clock=time.monotonic):
-        self.client, self.store, self.clock = client, store, clock
+    def __init__(self, client: Lastfm, store, clock=time.monotonic, time_budget_s: float = TIME_BUDGET_S):
+        self.client, self.store, self.clock, self.time_budget_s = client, store, clock, time_budget_s
         self.off: str | None = None  # the line that turned it off for this run (a bad key...)
+        self._said = False
 
     def _fetch(self, key: str, fetch) -> list[tuple[str, int]] | None:
         """Tags from the store when under a month old, else from Last.fm (and kept); None once Last.fm is off."""
@@ -87,13 +88,17 @@ class LastfmTags(EvidenceSource):
                     point = MoodPoint(*LEXICON[tag])
                     found.append(Candidate(match[0], False, f"Last.fm's '{tag}' chart",
                                            [Evidence("lastfm", point, CHART_WEIGHT, f"tagged {tag} on Last.fm")]))
-        if self.off:
-            say(self.off)
+        self._say_once(say)
         return found
+
+    def _say_once(self, say) -> None:
+        if self.off and not self._said:
+            self._said = True
+            say(self.off)
 
     def annotate(self, candidates: list[Candidate], target: MoodPoint, say) -> dict[str, list[Evidence]]:
         """Tags for the most promising candidates (best first), within TIME_BUDGET_S of requests."""
-        ends = self.clock() + TIME_BUDGET_S
+        ends = self.clock() + self.time_budget_s
         found: dict[str, list[Evidence]] = {}
         artists: dict[str, list[tuple[str, int]] | None] = {}
         for c in candidates:
@@ -122,6 +127,5 @@ class LastfmTags(EvidenceSource):
                                            f"{clean(c.track.artist, 40)} is tagged {', '.join(placed[1][:2])} on Last.fm"))
             if pieces:
                 found[c.track.uri] = pieces
-        if self.off:
-            say(self.off)
+        self._say_once(say)
         return found

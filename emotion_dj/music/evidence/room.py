@@ -1,8 +1,11 @@
 """The room itself: what the faces did while the DJ played a track, the one evidence no other app has.
 
 Each track the DJ played has its outcome in the store (the room's mood before it and over its first minute, and
-whether it was skipped). The room's mood while a track played places that track (a track this room smiled through
-is evidence for happy), and weaker, its artist's other tracks; a skip is evidence against it. Kept on the device
+whether it was skipped). Where the room went while a track played places that track (a track this room smiled
+through is evidence for happy), and weaker, its artist's other tracks; a skip is evidence against it. The room's
+mood over a track is partly the mood it already had (the DJ picks for the room), so the point is the room's
+reaction carried on one step, `during + (during - before)`: a room that was already happy and stayed happy places
+the track at happy, one that sank while it played places it lower. Kept on the device
 (docs/PRIVACY.md); `history --forget` clears it.
 """
 from __future__ import annotations
@@ -34,6 +37,9 @@ class RoomReactions(EvidenceSource):
         by_uri: dict[str, list] = {}
         by_artist: dict[str, list] = {}
         for r in reactions:
+            d, b = r["during"], r["before"]
+            r = {**r, "during": MoodPoint(max(-1.0, min(1.0, 2 * d.valence - b.valence)),
+                                          max(-1.0, min(1.0, 2 * d.arousal - b.arousal)))}
             by_uri.setdefault(r["uri"], []).append(r)
             if r["artist"]:
                 by_artist.setdefault(r["artist"].lower(), []).append(r)
