@@ -20,6 +20,8 @@ Set-ups (each in a fresh home: a new store, the day's pool built by its first pl
 - room, 3 weeks: `plain`, no key, after 21 simulated days of DJ sessions (12 tracks a day, each chosen by the DJ's
   own choice for a room whose mood is drawn each day; the room's mood over each track moves halfway toward the
   track's hidden point, with noise of s.d. 0.25, and a track far from the room is skipped more often);
+- 3 weeks of DJ, room evidence off: the same sessions, the room's evidence not read (the control: the DJ's plays
+  also fill the variety window, which keeps its tracks out of the next 14 days' playlists);
 - today's recommender: the recommender this replaced (search phrases, music/recommend.py), `narrow`, no key.
 
 In each: 3 happy, 2 sad, 1 angry and 1 neutral playlist of 20 tracks (happy, sad, happy, angry, happy, sad,
@@ -41,6 +43,7 @@ from pathlib import Path
 from benchmarks.machine import RESULTS, describe, save
 from emotion_dj.music import bandit
 from emotion_dj.music.choose import choose
+from emotion_dj.music.evidence.room import RoomReactions
 from emotion_dj.music.lastfm import LastfmSettings
 from emotion_dj.music.library import SpotifyLibrary
 from emotion_dj.music.mood import mood_by_name
@@ -56,6 +59,7 @@ from tests.fake_catalog import Catalog
 from tests.fake_lastfm import KEY, FakeLastfm
 from tests.fake_spotify import REMOVED, REMOVED_EXACT, REMOVED_SUFFIX, FakeSpotify
 
+ROOM_ANNOTATE = RoomReactions.annotate
 ORDER = ("happy", "sad", "happy", "angry", "happy", "sad", "neutral")
 SETUPS = {  # name -> (listener, Last.fm on, days of DJ sessions first, method)
     "no evidence": ("plain", False, 0, "evidence"),
@@ -63,6 +67,7 @@ SETUPS = {  # name -> (listener, Last.fm on, days of DJ sessions first, method)
     "Last.fm": ("plain", True, 0, "evidence"),
     "both": ("narrow", True, 0, "evidence"),
     "room, 3 weeks": ("plain", False, 21, "evidence"),
+    "3 weeks of DJ, room evidence off": ("plain", False, 21, "no room"),
     "today's recommender": ("narrow", False, 0, "phrases"),
 }
 OTHER_GENRES = ("rock", "indie", "folk", "country")
@@ -134,11 +139,13 @@ def run_setup(catalog: Catalog, name: str, tracks: int, seed: int, folder: Path)
         if days:
             simulate_room(store, client, settings, catalog, days, rng)
         service = PlaylistService(settings, tracks=tracks, open_links=False, store=store, rng=rng)
+        if method == "no room":  # the control: the room's evidence is not read (restored below)
+            RoomReactions.annotate = lambda self, candidates, target, say: {}
         made: dict[str, list[list[str]]] = {}
         requests, seconds = [], []
         for mood in ORDER:
             before, started = len(fake.calls), time.monotonic()
-            if method == "phrases":
+            if method == "phrases":  # (the control, "no room", makes its playlists as the app does)
                 uris = phrases_playlist(client, store, mood, tracks, rng)
             else:
                 outcome = service.create(mood_by_name(mood))
@@ -148,6 +155,7 @@ def run_setup(catalog: Catalog, name: str, tracks: int, seed: int, folder: Path)
             seconds.append(time.monotonic() - started)
             made.setdefault(mood, []).append(uris)
     finally:
+        RoomReactions.annotate = ROOM_ANNOTATE
         fake.stop()
         lastfm.stop()
     return score(catalog, listener, made, requests, seconds, lastfm.most_in_a_second(), len(lastfm.calls), removed_called(fake))

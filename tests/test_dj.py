@@ -271,3 +271,16 @@ def test_a_pause_is_left_alone_and_the_dj_follows_again_when_the_listener_plays(
     fake.paused, fake.started = False, clock.now
     run_dj(dj, room, clock, 700)
     assert len(fake.player_writes) > writes and dj.state["waiting"] is None
+
+
+def test_the_dj_chooses_by_the_same_evidence_and_says_which(stage, tmp_path):
+    fake, clock, spotify = stage  # the `narrow` listener: mood-named playlists of their own
+    room, lines = Room(lambda t: SAD), []
+    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    run_dj(dj, room, clock, 200)
+    whys = [p.phrase for p in dj.store.history(50) if p.playlist == "dj"]
+    assert whys and any(why.startswith("from your playlist '") for why in whys), whys
+    assert "from your playlist '" in dj.state["now_playing"]["why"] or any("from your playlist" in line for line in lines)
+    assert {arm for _, arm, _, _ in dj.store.dj_summary()} <= set(bandit.ARMS)
+    played = [fake.catalog.by_uri[uri].valence for _, uri in fake.played]
+    assert statistics.fmean(played) < 0.0  # a sad room gets music below neutral

@@ -125,22 +125,32 @@ def test_the_app_its_page_and_the_report_contact_nothing_off_the_machine_and_kee
     assert undocumented(home) == [], "a run wrote outside the documented folders (docs/PRIVACY.md)"
 
 
-def test_a_playlist_contacts_only_the_configured_spotify(tmp_path):
+@pytest.mark.parametrize("with_key", [False, True], ids=["no Last.fm key", "a Last.fm key"])
+def test_a_playlist_contacts_only_the_configured_spotify_and_last_fm_only_with_a_key(tmp_path, with_key):
+    from tests.fake_catalog import Catalog
+    from tests.fake_lastfm import KEY, FakeLastfm
+
     home = tmp_path / "home"
     (home / ".config" / "emotion-dj").mkdir(parents=True)
     fake = FakeSpotify().start()
+    lastfm = FakeLastfm(Catalog(seed=7)).start()
     try:
         (home / ".config" / "emotion-dj" / "spotify-token.json").write_text(json.dumps(fake.issue_token()))
         env = fresh_home_env(home, SPOTIPY_CLIENT_ID="test-client", SPOTIFY_API_URL=f"{fake.url}/v1/",
-                             SPOTIFY_ACCOUNTS_URL=fake.url, BROWSER="true")
-        done, contacts = run_traced(app("playlist", "--mood", "happy", "--no-open"), env, tmp_path / "trace", timeout=120)
+                             SPOTIFY_ACCOUNTS_URL=fake.url, BROWSER="true", LASTFM_API_URL=lastfm.url,
+                             **({"LASTFM_API_KEY": KEY} if with_key else {}))
+        done, contacts = run_traced(app("playlist", "--mood", "happy", "--no-open"), env, tmp_path / "trace", timeout=180)
     finally:
         fake.stop()
+        lastfm.stop()
     assert done.returncode == 0, done.stderr[-2000:]
     assert fake.playlists, "no playlist was made: the check would prove nothing"
-    port = fake.server.server_address[1]
-    assert {(c.host, c.port) for c in contacts if c.call == "connect"} == {("127.0.0.1", port)}
-    assert forbidden(contacts, allowed={("127.0.0.1", port)}) == []
+    spotify = ("127.0.0.1", fake.server.server_address[1])
+    last_fm = ("127.0.0.1", lastfm.server.server_address[1])
+    expected = {spotify, last_fm} if with_key else {spotify}
+    assert {(c.host, c.port) for c in contacts if c.call == "connect"} == expected
+    assert bool(lastfm.calls) == with_key  # without a key, not one request to Last.fm
+    assert forbidden(contacts, allowed=expected) == []
     assert undocumented(home) == []
 
 

@@ -260,3 +260,32 @@ def test_mixup_and_label_smoothing_change_what_the_loop_trains_on():
     assert _one_epoch_loss(0.0, 0.0) == plain  # the same seed, the same run
     assert abs(_one_epoch_loss(0.4, 0.0) - plain) > 1e-4  # blended faces and targets: another loss
     assert abs(_one_epoch_loss(0.0, 0.5) - plain) > 1e-4
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_one_mixup_step_is_exactly_the_blend_of_two_faces_and_of_their_two_losses(monkeypatch, smoothing):
+    """The loop's mixup, step by step: faces blended w : 1 - w with a shuffled partner, the loss blended the same way
+    (a mutant that flips a sign, drops the blend or skips it for small alphas fails here)."""
+    monkeypatch.setattr(np.random, "beta", lambda a, b: 0.3)
+    model = CustomDeepEmotionNet(48, widths=(8, 8, 16, 16, 16), dropout=0.0)
+    images = torch.randint(0, 256, (16, 1, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    labels = torch.arange(16) % 7
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=smoothing)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the weights stay: the step's loss is reproducible
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    torch.manual_seed(5)
+    got = train_one_epoch(model, images, labels, nn.Identity(), loss_fn, optimizer, scaler, None, 16, 0.5, 0.3, _Bar(),
+                          mixup=0.2)[0]
+    torch.manual_seed(5)  # the same draws: the epoch's order, then the partner
+    order = torch.randperm(16)
+    partner = torch.randperm(16)
+    from emotion_dj.train.evaluate import normalize_batch
+
+    x = (normalize_batch(images[order], 0.0, 1.0, 48) - 0.5) / 0.3
+    x = 0.3 * x + 0.7 * x[partner]
+    model.train()
+    with torch.no_grad():
+        logits = model(x.contiguous(memory_format=torch.channels_last))
+    target = labels[order]
+    expected = 0.3 * loss_fn(logits, target) + 0.7 * loss_fn(logits, target[partner])
+    assert got == pytest.approx(float(expected), rel=1e-5)

@@ -33,6 +33,7 @@ from emotion_dj.music.store import MusicStore, Play, StoreError
 from emotion_dj.music.words import words_near
 
 REQUEST_BUDGET = 40
+DJ_REPEAT_DAYS = 1.0  # a track the DJ played stays out of playlists for a day, as out of the DJ's own picks
 ADD_LIMIT = 100  # items per POST /playlists/{id}/items
 
 
@@ -132,7 +133,7 @@ def make_playlist(client: Spotify, store: MusicStore, snap: MoodSnapshot, settin
         candidates = build_pool(pool_library, gatherers, say, use_taste)
     target = snap.point
     extra = gather_evidence(candidates, sources, target, say, problems)
-    recent = _or_without_store(lambda: store.recent_uris(settings.repeat_days), set(), problems)
+    recent = _or_without_store(lambda: store.recent_uris(settings.repeat_days, dj_days=DJ_REPEAT_DAYS), set(), problems)
     adds = -(-settings.tracks // ADD_LIMIT)
     reserve = 1 + adds
     choices = choose(candidates, extra, target, settings.tracks, recent, settings.discovery, settings.per_artist, rng)

@@ -343,11 +343,15 @@ class MusicStore:
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
 
-    def recent_uris(self, days: float, now: float | None = None) -> set[str]:
-        """Tracks used in the last `days` days: the variety rule keeps them out of new playlists."""
-        since = (time.time() if now is None else now) - days * DAY
+    def recent_uris(self, days: float, now: float | None = None, dj_days: float | None = None) -> set[str]:
+        """Tracks used in the last `days` days: the variety rule keeps them out of new playlists. With `dj_days`, a
+        track the DJ played counts only that long (a playlist may hold what the room enjoyed last week: that is
+        the room's evidence); a playlist's tracks count the whole `days`."""
+        now = time.time() if now is None else now
+        since, dj_since = now - days * DAY, now - (days if dj_days is None else dj_days) * DAY
         with self._db() as db:
-            return {row[0] for row in db.execute("SELECT DISTINCT uri FROM plays WHERE played_at >= ?", (since,))}
+            return {row[0] for row in db.execute("SELECT DISTINCT uri FROM plays WHERE played_at >= ? AND "
+                                                 "(playlist != 'dj' OR played_at >= ?)", (since, dj_since))}
 
     def history(self, limit: int = 50) -> list[Play]:
         """The newest plays first."""

@@ -97,35 +97,49 @@ class LastfmTags(EvidenceSource):
             say(self.off)
 
     def annotate(self, candidates: list[Candidate], target: MoodPoint, say) -> dict[str, list[Evidence]]:
-        """Tags for the most promising candidates (best first), within TIME_BUDGET_S of requests."""
+        """Tags for the most promising candidates (best first), within the time budget: first their artists' tags
+        (one request places every track of an artist, weakly), then, ranked again with what those said, the own
+        tags of the best TRACKS_PER_PLAYLIST."""
+        from emotion_dj.music.choose import expected_distance
+        from emotion_dj.music.evidence import estimate
+
         ends = self.clock() + self.time_budget_s
-        found: dict[str, list[Evidence]] = {}
-        artists: dict[str, list[tuple[str, int]] | None] = {}
+        asked_artists = 0
         for c in candidates:
-            name = c.track.artist
-            if name.lower() in artists or (len(artists) >= ARTISTS_PER_PLAYLIST and self.store.tags(f"artist\x1f{name.lower()}", TAG_DAYS) is None):
+            key = f"artist\x1f{c.track.artist.lower()}"
+            if self.store.tags(key, TAG_DAYS) is not None:
                 continue
-            if self.clock() > ends:
+            if asked_artists >= ARTISTS_PER_PLAYLIST or self.clock() > ends or self.off:
                 break
-            artists[name.lower()] = self._fetch(f"artist\x1f{name.lower()}", lambda n=name: self.client.artist_tags(n))
+            asked_artists += 1
+            self._fetch(key, lambda n=c.track.artist: self.client.artist_tags(n))
+        found = {c.track.uri: self._evidence(c) for c in candidates}
+        ranked = sorted(candidates, key=lambda c: expected_distance(estimate(c.evidence + found[c.track.uri]), target))
         asked = 0
-        for c in candidates:
-            key = f"track\x1f{c.track.artist.lower()}\x1f{c.track.name.lower()}"
-            tags = self.store.tags(key, TAG_DAYS)
-            if tags is None and asked < TRACKS_PER_PLAYLIST and self.clock() <= ends:
+        for c in ranked:
+            if asked >= TRACKS_PER_PLAYLIST or self.clock() > ends or self.off:
+                break
+            key = self._track_key(c)
+            if self.store.tags(key, TAG_DAYS) is None:
                 asked += 1
-                tags = self._fetch(key, lambda c=c: self.client.track_tags(c.track.artist, c.track.name))
-            pieces = []
-            placed = tags_point(tags) if tags else None
-            if placed:
-                pieces.append(Evidence("lastfm", placed[0], TRACK_WEIGHT, f"tagged {', '.join(placed[1][:2])} on Last.fm"))
-            else:
-                artist_tags = artists.get(c.track.artist.lower()) or self.store.tags(f"artist\x1f{c.track.artist.lower()}", TAG_DAYS)
-                placed = tags_point(artist_tags) if artist_tags else None
-                if placed:
-                    pieces.append(Evidence("lastfm", placed[0], ARTIST_WEIGHT,
-                                           f"{clean(c.track.artist, 40)} is tagged {', '.join(placed[1][:2])} on Last.fm"))
-            if pieces:
-                found[c.track.uri] = pieces
+                self._fetch(key, lambda c=c: self.client.track_tags(c.track.artist, c.track.name))
+                found[c.track.uri] = self._evidence(c)
         self._say_once(say)
-        return found
+        return {uri: pieces for uri, pieces in found.items() if pieces}
+
+    @staticmethod
+    def _track_key(c: Candidate) -> str:
+        return f"track\x1f{c.track.artist.lower()}\x1f{c.track.name.lower()}"
+
+    def _evidence(self, c: Candidate) -> list[Evidence]:
+        """What the kept tags say of one candidate: its own tags, else its artist's, weaker."""
+        tags = self.store.tags(self._track_key(c), TAG_DAYS)
+        placed = tags_point(tags) if tags else None
+        if placed:
+            return [Evidence("lastfm", placed[0], TRACK_WEIGHT, f"tagged {', '.join(placed[1][:2])} on Last.fm")]
+        artist_tags = self.store.tags(f"artist\x1f{c.track.artist.lower()}", TAG_DAYS)
+        placed = tags_point(artist_tags) if artist_tags else None
+        if placed:
+            return [Evidence("lastfm", placed[0], ARTIST_WEIGHT,
+                             f"{clean(c.track.artist, 40)} is tagged {', '.join(placed[1][:2])} on Last.fm")]
+        return []

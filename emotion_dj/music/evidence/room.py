@@ -16,8 +16,8 @@ from emotion_dj.music.evidence import Candidate, Evidence, EvidenceSource
 from emotion_dj.music.plane import MoodPoint, nearest_class
 
 PLAY_WEIGHT = 0.4
-ARTIST_WEIGHT = 0.15
-ARTIST_CAP = 0.6
+ARTIST_WEIGHT = 0.05  # an artist's tracks scatter widely: their other tracks' reactions say little of this one
+ARTIST_CAP = 0.2
 SKIP_WEIGHT = -0.4
 WHAT_FACES_DID = {"happy": "smiled through it", "surprise": "lit up at it", "neutral": "stayed even through it",
                   "sad": "grew quiet with it", "angry": "tensed at it", "fear": "tensed at it", "disgust": "soured at it",
