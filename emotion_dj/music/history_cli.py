@@ -1,4 +1,4 @@
-"""`emotion-dj history [--limit N] [--forget]`: what was played, for which mood, found by which phrase."""
+"""`emotion-dj history [--limit N] [--forget]`: what was played, for which mood, and why it was chosen."""
 from __future__ import annotations
 
 import time
