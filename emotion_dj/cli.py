@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     from emotion_dj.runtime.shutdown import STOP
 
     STOP.install()
+    for stream in (sys.stdout, sys.stderr):  # a character the console cannot show (cp1252) is escaped, not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBCOMMANDS:
         if argv[0] != "fleet":  # no frame loop checks the flag there: Ctrl-C must interrupt (one line, exit 130)

@@ -109,10 +109,11 @@ class Chance:
 
 
 def test_the_bandit_plays_the_best_arm_and_explores_its_share():
-    counts = {"genre": (1, 9), "artist": (8, 2)}  # 'words' never tried: Beta(1, 1), mean 0.5
-    assert bandit.choose(counts, Chance(bandit.EXPLORE)) == "artist"  # a roll at the share is not below it
-    assert bandit.choose(counts, Chance(bandit.EXPLORE - 1e-9)) == "words"  # below it: uniform (here the last arm)
-    assert bandit.choose({"genre": (1, 9), "artist": (2, 8)}, Chance(0.5)) == "words"  # untried beats the poor ones
+    counts = {"playlist": (1, 9), "lastfm": (1, 9), "room": (8, 2)}  # 'text' never tried: Beta(1, 1), mean 0.5
+    assert bandit.choose(counts, Chance(bandit.EXPLORE)) == "room"  # a roll at the share is not below it
+    assert bandit.choose(counts, Chance(bandit.EXPLORE - 1e-9)) == "text"  # below it: uniform (here the last arm)
+    poor = {"playlist": (1, 9), "lastfm": (2, 8), "room": (2, 8)}
+    assert bandit.choose(poor, Chance(0.5)) == "text"  # untried beats the poor ones
     assert bandit.choose({}, Chance(0.5), arms=("a", "b")) == "a"  # no counts at all: every arm alike, the first
 
 

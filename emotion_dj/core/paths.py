@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,17 +13,51 @@ WEIGHTS_DIR = PACKAGE_DIR / "weights"  # package data: installed with the packag
 PROJECT_ROOT = PACKAGE_DIR.parent  # the checkout (benchmarks and tests run from it; an installed package has none)
 
 
+APP = "emotion-dj"
+XDG = {"data": ("XDG_DATA_HOME", "~/.local/share"), "config": ("XDG_CONFIG_HOME", "~/.config"),
+       "cache": ("XDG_CACHE_HOME", "~/.cache")}
+
+
+def _xdg_platform(platform: str) -> bool:
+    """Linux and the other Unixes keep the XDG folders; macOS and Windows get their own (platformdirs)."""
+    return platform not in ("darwin", "win32", "cygwin")
+
+
+def _root(kind: str, environ: Mapping[str, str], platform: str | None = None) -> Path:
+    """The app's folder of one kind (data, config or cache), not created here.
+
+    Linux: $XDG_..._HOME/emotion-dj, else ~/.local/share, ~/.config or ~/.cache, as always. macOS and Windows: the
+    platform's own folders through platformdirs (~/Library/Application Support/emotion-dj, %LOCALAPPDATA%\\emotion-dj),
+    except where an earlier release left its ~/.config or ~/.local/share folder: those stay in use, so an existing
+    user's token and history are still found."""
+    variable, default = XDG[kind]
+    if _xdg_platform(platform or sys.platform):
+        return Path(environ.get(variable) or default).expanduser() / APP
+    legacy = Path(default).expanduser() / APP
+    if legacy.is_dir():
+        return legacy
+    import platformdirs
+
+    found = {"data": platformdirs.user_data_dir, "config": platformdirs.user_config_dir,
+             "cache": platformdirs.user_cache_dir}[kind](APP, appauthor=False)
+    return Path(found)
+
+
 def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
-    """$EMOTION_DJ_CACHE, else $XDG_CACHE_HOME/emotion-dj, else ~/.cache/emotion-dj (not created here)."""
-    base = environ.get("EMOTION_DJ_CACHE") or os.path.join(environ.get("XDG_CACHE_HOME") or "~/.cache", "emotion-dj")
-    return Path(base).expanduser()
+    """$EMOTION_DJ_CACHE, else the platform's cache folder (Linux: $XDG_CACHE_HOME/emotion-dj, ~/.cache/emotion-dj)."""
+    return Path(environ["EMOTION_DJ_CACHE"]).expanduser() if environ.get("EMOTION_DJ_CACHE") else _root("cache", environ)
 
 
 def data_root(environ: Mapping[str, str] = os.environ) -> Path:
-    """$EMOTION_DJ_DATA, else $XDG_DATA_HOME/emotion-dj, else ~/.local/share/emotion-dj: what the app remembers
-    (the music store). Not created here."""
-    base = environ.get("EMOTION_DJ_DATA") or os.path.join(environ.get("XDG_DATA_HOME") or "~/.local/share", "emotion-dj")
-    return Path(base).expanduser()
+    """$EMOTION_DJ_DATA, else the platform's data folder (Linux: $XDG_DATA_HOME/emotion-dj, ~/.local/share/emotion-dj):
+    what the app remembers (the music store). Not created here."""
+    return Path(environ["EMOTION_DJ_DATA"]).expanduser() if environ.get("EMOTION_DJ_DATA") else _root("data", environ)
+
+
+def config_root(environ: Mapping[str, str] = os.environ) -> Path:
+    """The platform's config folder (Linux: $XDG_CONFIG_HOME/emotion-dj, ~/.config/emotion-dj): the Spotify token and
+    config.json."""
+    return _root("config", environ)
 
 
 def cache_dir(kind: str, create: bool = False) -> Path:

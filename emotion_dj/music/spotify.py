@@ -42,6 +42,7 @@ from urllib3.util.retry import Retry
 
 from emotion_dj.core.errors import UserError
 from emotion_dj.core.files import read_setting_file
+from emotion_dj.core.paths import config_root
 from emotion_dj.music import login
 from emotion_dj.music.lastfm import LastfmSettings
 from emotion_dj.music.store import StoreError
@@ -107,8 +108,7 @@ def check_redirect_uri(uri: str) -> str:
 
 
 def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or "~/.config"
-    return Path(base).expanduser() / "emotion-dj"
+    return config_root()
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,7 @@ class SpotifySettings:
         )
 
 
+POSIX = os.name == "posix"  # file modes mean something only there: on Windows every file reports 0o666
 TOKEN_FILE_LIMIT = 64 * 1024  # a token cache is a few hundred bytes; anything far bigger is not one
 
 
@@ -212,7 +213,7 @@ class PrivateTokenCache(CacheFileHandler):
         if token is None:
             return None
         mode = path.lstat().st_mode
-        if not stat.S_ISLNK(mode) and mode & 0o077 and os.name == "posix":  # a token of ours: it is made private
+        if not stat.S_ISLNK(mode) and mode & 0o077 and POSIX:  # a token of ours: it is made private (Windows: its ACL)
             try:
                 os.chmod(path, 0o600)
                 log.warning("the Spotify token cache %s was readable by others (mode %o): made it private (0600)",
@@ -230,9 +231,11 @@ class PrivateTokenCache(CacheFileHandler):
         self._read(path)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        # O_NOFOLLOW and fchmod are POSIX's; on Windows the file lands in the user's own profile, private by its ACL
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
-            os.fchmod(descriptor, 0o600)  # whatever the umask
+            if hasattr(os, "fchmod") and POSIX:
+                os.fchmod(descriptor, 0o600)  # whatever the umask
             with os.fdopen(descriptor, "w", encoding="utf-8") as f:
                 json.dump(token_info, f)
             os.replace(temporary, path)

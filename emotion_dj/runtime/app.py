@@ -400,7 +400,8 @@ class App:
             self.dj.set_on(command["on"])
 
     def _close_outputs(self) -> None:
-        """Finalise the video and flush the events, each whatever happens to the other."""
+        """Finalise the video and flush the events, each whatever happens to the other; then a console close that
+        waits on it (Windows) may end the process."""
         for output in (self.recorder, self.events):
             if output is None:
                 continue
@@ -408,3 +409,4 @@ class App:
                 output.close()
             except OutputError as error:
                 self.output_error = self.output_error or str(error)
+        STOP.done()

@@ -6,7 +6,6 @@ of lines. An events file is locked while written: a second run naming it is refu
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import stat
@@ -17,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion_dj.core import locks
 from emotion_dj.core.outputs import OutputError, check_writable
 from emotion_dj.runtime.frames import Result
 
@@ -48,13 +48,21 @@ class Recorder:
             self.writer = None
 
 
+def read_at(descriptor: int, size: int, offset: int) -> bytes:
+    """`os.pread` where the OS has it; a seek and a read elsewhere (Windows), which moves the file's position."""
+    if hasattr(os, "pread"):
+        return os.pread(descriptor, size, offset)
+    os.lseek(descriptor, offset, os.SEEK_SET)
+    return os.read(descriptor, size)
+
+
 def complete_lines_length(descriptor: int) -> int:
     """The length of a file up to the end of its last complete line (a process killed mid-write leaves a partial one)."""
     size = os.fstat(descriptor).st_size
     position = size
     while position > 0:
         start = max(0, position - (1 << 16))
-        chunk = os.pread(descriptor, position - start, start)
+        chunk = read_at(descriptor, position - start, start)
         newline = chunk.rfind(b"\n")
         if newline >= 0:
             return start + newline + 1
@@ -74,22 +82,12 @@ def complete_frame_lines(path: Path):
 def wait_for_writer_gone(path: Path, timeout: float, poll: float = 0.05) -> bool:
     """Wait until no process holds an events file's lock (EventLog's, held until close or death), so every line its
     writer flushed is on disk; False if it is still held after `timeout` (or there is no file: True)."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return True
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True  # closing the descriptor below lets go of it at once
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(poll)
-    finally:
-        os.close(descriptor)
+    deadline = time.monotonic() + timeout
+    while not locks.is_free(path):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+    return True
 
 
 def next_frame_index(path: Path) -> int:
@@ -113,9 +111,9 @@ class EventLog:
         except OSError as error:
             raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
         try:
-            # Two runs writing one events file would interleave their lines: the second is refused (an advisory
-            # lock, held until close), before the file is emptied.
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Two runs writing one events file would interleave their lines: the second is refused (an OS lock,
+            # held until close or death; core/locks.py), before the file is emptied.
+            self._sidecar = locks.hold(self.path, descriptor)
         except OSError:
             os.close(descriptor)
             raise OutputError(f"events file {self.path} is being written by another running Emotion DJ: "
@@ -175,3 +173,7 @@ class EventLog:
             self.file.close()
         except OSError as error:
             raise OutputError(f"cannot write events to {self.path}: {error.strerror}") from None
+        finally:
+            if self._sidecar is not None:  # Windows: the lock is let go once every line is written
+                os.close(self._sidecar)
+                self._sidecar = None

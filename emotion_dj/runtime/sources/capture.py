@@ -6,6 +6,8 @@ stream that stalls can hold a thread inside OpenCV for long (and Ctrl-C is never
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,32 @@ from emotion_dj.runtime.sources import Source, SourceError, SourceOptions
 log = logging.getLogger(__name__)
 URL_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 MAX_CAMERA_INDEX = 1023
+# EMOTION_DJ_CAMERA_BACKEND: how OpenCV opens a camera. "auto" is the platform's quick one: DirectShow on Windows
+# (its default, Media Foundation, can take seconds to minutes to open some webcams), the default elsewhere.
+CAMERA_BACKENDS = {"any": "CAP_ANY", "dshow": "CAP_DSHOW", "msmf": "CAP_MSMF", "v4l2": "CAP_V4L2",
+                   "avfoundation": "CAP_AVFOUNDATION"}
+MACOS_CAMERA_HINT = ("on macOS, allow camera access for the app that runs Emotion DJ (your terminal or editor) in System "
+                     "Settings > Privacy & Security > Camera, then run it again")
+
+
+def camera_backend(environ=os.environ, platform: str | None = None) -> int:
+    """The OpenCV backend for cameras: the setting, or the platform's quick one."""
+    name = environ.get("EMOTION_DJ_CAMERA_BACKEND", "auto").strip().lower() or "auto"
+    if name == "auto":
+        name = "dshow" if (platform or sys.platform) == "win32" else "any"
+    if name not in CAMERA_BACKENDS:
+        raise SourceError(f"EMOTION_DJ_CAMERA_BACKEND must be auto or one of {', '.join(CAMERA_BACKENDS)}, "
+                          f"got '{name[:20]}'")
+    if name == "msmf":  # Media Foundation's hardware transforms are what make it slow to open: off
+        os.environ.setdefault("OPENCV_VIDEOIO_MSMF_ENABLE_HW_TRANSFORMS", "0")
+    return getattr(cv2, CAMERA_BACKENDS[name])
+
+
+def camera_failure(index: int, platform: str | None = None) -> str:
+    line = f"camera {index} could not be opened (none connected, or in use)"
+    if (platform or sys.platform) == "darwin":
+        return f"{line}: {MACOS_CAMERA_HINT}"
+    return f"{line} - try --source demo or a video file"
 
 
 def frame_rate(capture: cv2.VideoCapture) -> float:
@@ -41,10 +69,9 @@ class CameraSource(Source):
         index = int(options.spec)
         if index > MAX_CAMERA_INDEX:
             raise SourceError(f"camera index {options.spec} is out of range (0 to {MAX_CAMERA_INDEX})")
-        capture = cv2.VideoCapture(index)
+        capture = cv2.VideoCapture(index, camera_backend())
         if not capture.isOpened():
-            raise SourceError(f"camera {index} could not be opened (none connected, or in use) "
-                              "- try --source demo or a video file")
+            raise SourceError(camera_failure(index))
         return cls(capture, index)
 
     def read(self) -> np.ndarray | None:

@@ -8,11 +8,9 @@ parser's traceback; a flood of them, or of half-open sockets, would fill stderr 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
+import os
 import socket
-import struct
-import termios
 import time
 
 MAX_CONNECTIONS = 64  # open connections, streams included; the oldest that never sent a request makes room
@@ -116,10 +114,15 @@ class ConnectionCap:
 
 
 def waiting_bytes(transport: asyncio.BaseTransport) -> int:
-    """Bytes the kernel holds for this connection, not yet read (0 for a socket that is gone)."""
+    """Whether the kernel holds bytes for this connection, not yet read: 1 if so, 0 if not (or the socket is gone).
+    A peek at one byte, on a duplicate of the socket (closing it leaves the connection), on every OS."""
     sock = transport.get_extra_info("socket")
     try:
-        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+        with socket.fromfd(sock.fileno(), sock.family, sock.type) as same_socket:
+            # asyncio's sockets are non-blocking already (a flag the duplicate shares); MSG_DONTWAIT where it exists
+            return len(same_socket.recv(1, socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)))
+    except (BlockingIOError, InterruptedError):
+        return 0  # nothing waiting
     except (OSError, AttributeError, ValueError):
         return 0
 
@@ -127,6 +130,11 @@ def waiting_bytes(transport: asyncio.BaseTransport) -> int:
 class _Refused(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.close()
+
+
+# On POSIX, SO_REUSEADDR only lets a restarted app take its port from a connection still in TIME_WAIT; on Windows it
+# lets a second program bind the same port, and the "port taken" check would never fire.
+REUSE_ADDRESS = os.name == "posix"
 
 
 def capped_site():
@@ -145,7 +153,8 @@ def capped_site():
             # one (ACCEPT_BATCH per tick, so the cap judges each batch before the next), then deepen the kernel's
             # queue so a burst (a flood, or many players at once) waits there instead of being reset
             self._server = await asyncio.get_running_loop().create_server(self.cap, self._host, self._port,
-                                                                          backlog=ACCEPT_BATCH, reuse_address=True)
+                                                                          backlog=ACCEPT_BATCH,
+                                                                          reuse_address=REUSE_ADDRESS)
             for listening in self._server.sockets:
                 deepen_queue(listening.fileno(), listening.family)
     return CappedSite
