@@ -124,6 +124,27 @@ def no_leftover_apps():
     processes.stop_all()
 
 
+# -- Linux-only tests -------------------------------------------------------------------------------------------------
+# Modules that need what only Linux has here: strace (privacy), Xvfb (the window), unshare and root (a full or
+# read-only store), fcntl and SIGKILL (guards, faults), Debian's mosquitto and chromium (Home Assistant, the page),
+# /proc and Ray's cluster with ss (the fleet). On Windows and macOS (.github/workflows/ci.yml) they are not
+# collected, and the header says so; tests/test_windows.py covers those OSes' own paths.
+LINUX_ONLY = {"test_privacy.py": "strace", "test_window.py": "Xvfb", "test_store_disk.py": "unshare and root",
+              "test_guards.py": "fcntl", "test_faults.py": "SIGKILL and POSIX signals", "test_home.py": "mosquitto",
+              "test_web.py": "Debian's chromium and POSIX signals", "test_fleet.py": "Ray, ss and SIGKILL",
+              "test_fleet_dj.py": "Ray", "test_dj_app.py": "POSIX signals", "test_windows.py": "the simulated Windows"}
+
+
+def pytest_ignore_collect(collection_path, config):
+    return sys.platform != "linux" and collection_path.name in LINUX_ONLY
+
+
+def pytest_report_header(config):
+    if sys.platform != "linux":
+        return [f"not collected on {sys.platform} (Linux-only): " + ", ".join(f"{k} ({v})" for k, v in LINUX_ONLY.items())]
+    return []
+
+
 # -- no silent skips in CI ----------------------------------------------------------------------------------------
 # With CI=true a test that would skip for a missing tool (Chromium, Xvfb, Mosquitto, ss, the dataset, a Python
 # extra) fails instead: .ci/run installs all of them, so a skip there means an install that failed quietly. Only what
