@@ -204,11 +204,17 @@ def test_a_device_that_vanishes_is_found_again_and_the_music_goes_on(stage, tmp_
     assert sum("not available" in line or "no active" in line for line in lines) <= 1
 
 
+def happy_dj(spotify, clock, tmp_path):
+    """A happy room, its lines, and a DJ on the stand-in's player in simulated time."""
+    room, lines = Room(lambda t: HAPPY), []
+    return room, lines, DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock,
+                           clock.sleep, lines.append)
+
+
 def test_after_an_outage_longer_than_its_queue_the_dj_plays_again_within_a_minute_without_a_restart(stage, tmp_path):
     fake, clock, spotify = stage
     fake.track_seconds = 20.0  # the playing track and the one queued end well within the outage
-    room, lines = Room(lambda t: HAPPY), []
-    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    room, lines, dj = happy_dj(spotify, clock, tmp_path)
     run_dj(dj, room, clock, 60)
     assert fake.played
     fake.down_until = 120.0  # every request answers 503 for 60 s
@@ -225,8 +231,7 @@ def test_after_an_outage_longer_than_its_queue_the_dj_plays_again_within_a_minut
 def test_a_player_that_plays_nothing_after_play_is_tried_again_each_minute_not_hammered(stage, tmp_path):
     fake, clock, spotify = stage
     fake.silent = True
-    room, lines = Room(lambda t: HAPPY), []
-    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    room, lines, dj = happy_dj(spotify, clock, tmp_path)
     run_dj(dj, room, clock, 300)
     plays = [when for when, path in fake.player_writes if path == "/v1/me/player/play"]
     assert 3 <= len(plays) <= 7, plays  # it keeps trying, about once a minute
@@ -239,8 +244,7 @@ def test_a_player_that_plays_nothing_after_play_is_tried_again_each_minute_not_h
 @pytest.mark.parametrize("choice", ["podcast", "their track"])
 def test_the_dj_never_takes_over_what_the_listener_chose_and_starts_once_it_has_ended(stage, tmp_path, choice):
     fake, clock, spotify = stage
-    room, lines = Room(lambda t: HAPPY), []
-    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    room, lines, dj = happy_dj(spotify, clock, tmp_path)
     run_dj(dj, room, clock, 30)
     if choice == "podcast":
         fake.episode = True
@@ -260,8 +264,7 @@ def test_the_dj_never_takes_over_what_the_listener_chose_and_starts_once_it_has_
 
 def test_a_pause_is_left_alone_and_the_dj_follows_again_when_the_listener_plays(stage, tmp_path):
     fake, clock, spotify = stage
-    room, lines = Room(lambda t: HAPPY), []
-    dj = DJ(room, spotify, DJSettings(), MusicStore(tmp_path / "m.sqlite3"), random.Random(3), clock, clock.sleep, lines.append)
+    room, lines, dj = happy_dj(spotify, clock, tmp_path)
     run_dj(dj, room, clock, 30)
     fake.paused = True
     writes = len(fake.player_writes)
