@@ -61,6 +61,7 @@ class PlaylistService:
         self.store = store or MusicStore()
         self.recommend = RecommendSettings(**{**(recommend or RecommendSettings.from_env()).__dict__, "tracks": tracks})
         self._client = None
+        self._deadline_s = self.settings.deadline  # this playlist's: twice as long when it gathers the day's pool
         self._scopes = SCOPES
         self.rng = rng or random.Random()  # the phrases' and offsets' draws (seeded by the benchmark)
 
@@ -119,6 +120,7 @@ class PlaylistService:
         if self._gathering():
             deadline *= GATHER_FACTOR
             self._say(f"gathering your music for today (once a day, up to {deadline:g} s)")
+        self._deadline_s = deadline
         self._client.deadline = time.monotonic() + deadline
         lastfm = Lastfm(self.settings.lastfm) if self.settings.lastfm is not None else None
         return make_playlist(self._client, self.store, snap, self.recommend, self.public, use_taste=self._scopes == SCOPES,
@@ -149,7 +151,7 @@ class PlaylistService:
             deadline = getattr(self._client, "deadline", None)
             if helper.is_alive() and deadline is not None and time.monotonic() > deadline + DEADLINE_GRACE:
                 self._client = None  # abandon a client whose request is stuck; the next press starts afresh
-                raise MusicError(f"Spotify did not finish within {self.settings.deadline:g} s "
+                raise MusicError(f"Spotify did not finish within {self._deadline_s:g} s "
                                  "(slow or stalled connection): try again later")
         if "error" in box:
             raise box["error"]
