@@ -289,3 +289,31 @@ def test_one_mixup_step_is_exactly_the_blend_of_two_faces_and_of_their_two_losse
     target = labels[order]
     expected = 0.3 * loss_fn(logits, target) + 0.7 * loss_fn(logits, target[partner])
     assert got == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_an_epochs_loss_and_accuracy_are_the_means_over_every_face_of_every_step():
+    """Two steps of 16 with the weights held (lr 0): the reported loss and accuracy are those of all 32 faces."""
+    from emotion_dj.train.evaluate import normalize_batch
+
+    model = CustomDeepEmotionNet(48, widths=(8, 8, 16, 16, 16), dropout=0.0)
+    images = torch.randint(0, 256, (32, 1, 48, 48), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    labels = torch.arange(32) % 7
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    torch.manual_seed(9)
+    loss, accuracy, steps = train_one_epoch(model, images, labels, nn.Identity(), loss_fn, optimizer, scaler, None, 16,
+                                            0.5, 0.3, _Bar())
+    torch.manual_seed(9)
+    order = torch.randperm(32)
+    model.train()
+    losses, right = [], 0
+    with torch.no_grad():
+        for step in range(2):
+            index = order[step * 16:(step + 1) * 16]
+            x = (normalize_batch(images[index], 0.0, 1.0, 48) - 0.5) / 0.3
+            logits = model(x.contiguous(memory_format=torch.channels_last))
+            losses.append(float(loss_fn(logits, labels[index])))
+            right += int((logits.argmax(1) == labels[index]).sum())
+    assert steps == 2
+    assert loss == pytest.approx(sum(losses) / 2, rel=1e-5) and accuracy == pytest.approx(right / 32)
