@@ -81,7 +81,7 @@ def build_pool(library: SpotifyLibrary, sources: list[EvidenceSource], say: Call
                 found = library.search_tracks(f'artist:"{artist.name}"', page * 10)
                 for track in found:
                     if track.artist.lower() == artist.name.lower():
-                        pool.add(Candidate(_with_genres(track, genres), True, f"{artist.name}'s tracks"))
+                        pool.add(Candidate(track, True, f"{artist.name}'s tracks"))
                 if len(found) < 10:
                     break
         for word in DISCOVERY_WORDS:

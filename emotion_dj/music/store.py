@@ -208,8 +208,8 @@ class MusicStore:
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.OperationalError:
-            raise
-        except sqlite3.DatabaseError as error:
+            raise  # the machine's fault (a lock, a read-only folder): _reported names it
+        except sqlite3.DatabaseError as error:  # an unmarked file SQLite cannot read: not provably the app's
             raise StoreError(self._not_ours(f"an unmarked database SQLite cannot read: {error}")) from None
         if marked == APPLICATION_ID or (marked == 0 and (not tables and version == 0 or version >= 1 and OWN_TABLES <= tables)):
             return
