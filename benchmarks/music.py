@@ -22,7 +22,7 @@ Set-ups (each in a fresh home: a new store, the day's pool built by its first pl
   track's hidden point, with noise of s.d. 0.25, and a track far from the room is skipped more often);
 - 3 weeks of DJ, room evidence off: the same sessions, the room's evidence not read (the control: the DJ's plays
   also fill the variety window, which keeps its tracks out of the next 14 days' playlists);
-- today's recommender: the recommender this replaced (search phrases, music/recommend.py), `narrow`, no key.
+- today's recommender: the recommender this replaced (search phrases, benchmarks/baseline/phrases.py), `narrow`, no key.
 
 In each: 3 happy, 2 sad, 1 angry and 1 neutral playlist of 20 tracks (happy, sad, happy, angry, happy, sad,
 neutral). Scores: the happy - sad mean valence gap, the angry - sad mean arousal ("energy") gap, the taste share
@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.baseline.phrases import recommend
+from benchmarks.baseline.taste import current_taste
 from benchmarks.machine import RESULTS, describe, save
 from emotion_dj.music import bandit
 from emotion_dj.music.choose import choose
@@ -50,11 +52,10 @@ from emotion_dj.music.mood import mood_by_name
 from emotion_dj.music.plane import MoodPoint, class_point, nearest_class
 from emotion_dj.music.playlists import evidence_sources, gather_evidence
 from emotion_dj.music.pool import POOL_BUDGET, current_pool
-from emotion_dj.music.recommend import RecommendSettings, recommend
+from emotion_dj.music.recommend import RecommendSettings
 from emotion_dj.music.service import PlaylistService
 from emotion_dj.music.spotify import SpotifySettings, connect
 from emotion_dj.music.store import DJOutcome, MusicStore, Play
-from emotion_dj.music.taste import current_taste
 from tests.fake_catalog import Catalog
 from tests.fake_lastfm import KEY, FakeLastfm
 from tests.fake_spotify import REMOVED, REMOVED_EXACT, REMOVED_SUFFIX, FakeSpotify

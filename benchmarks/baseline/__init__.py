@@ -1,0 +1,1 @@
+"""What the app did before, kept only to be measured against (benchmarks/music.py)."""
