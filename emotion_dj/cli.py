@@ -13,6 +13,9 @@ SUBCOMMANDS = {
     "history": "emotion_dj.music.history_cli",  # what was played for which mood; --forget
     "report": "emotion_dj.runtime.report",  # the mood over time, from an events file
     "fleet": "emotion_dj.fleet.cli",  # many cameras on Ray
+    "login": "emotion_dj.music.login_cli",  # the Spotify login, also with the browser on another machine (--paste)
+    "health": "emotion_dj.runtime.web.health",  # the container's HEALTHCHECK: asks the running app's page
+    "links": "emotion_dj.runtime.web.links",  # the page's and the video's links with their tokens, never logged
 }
 
 

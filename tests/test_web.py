@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import requests
 
+from emotion_dj.runtime.web.token import stream_token
 from tests import processes
 from tests.fake_spotify import FakeSpotify
 from tests.test_faults import app_env, frame_lines, start_app, wait_until
@@ -132,8 +133,10 @@ def test_a_network_bind_needs_the_token_and_the_post_needs_the_csrf_header(tmp_p
         assert session.post(base + "/api/playlist", timeout=5).status_code == 403  # no anti-CSRF header
         assert session.post(base + "/api/playlist", headers={"X-Emotion-DJ": "1"}, timeout=5).status_code == 202
     finally:
-        out, _ = stop(app)
-    assert f"?token={TOKEN}" in app.first_line + out  # printed at start, for the user to open
+        out, err = stop(app)
+    printed = app.first_line + out + err
+    assert TOKEN not in printed and stream_token(TOKEN) not in printed  # never in a log: `emotion-dj links` has them
+    assert "the token in $EMOTION_DJ_SERVE_TOKEN" in app.first_line  # where to find it
 
 
 def test_loopback_bind_refuses_other_host_names(tmp_path):

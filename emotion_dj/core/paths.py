@@ -55,8 +55,10 @@ def data_root(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def config_root(environ: Mapping[str, str] = os.environ) -> Path:
-    """The platform's config folder (Linux: $XDG_CONFIG_HOME/emotion-dj, ~/.config/emotion-dj): the Spotify token and
-    config.json."""
+    """$EMOTION_DJ_CONFIG_DIR (the container's /config volume), else the platform's config folder (Linux:
+    $XDG_CONFIG_HOME/emotion-dj, ~/.config/emotion-dj): the Spotify token, config.json and the page's token."""
+    if environ.get("EMOTION_DJ_CONFIG_DIR"):
+        return Path(environ["EMOTION_DJ_CONFIG_DIR"]).expanduser()
     return _root("config", environ)
 
 

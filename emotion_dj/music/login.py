@@ -1,4 +1,5 @@
-"""The browser login's local listener: waits for Spotify's redirect to http://127.0.0.1:PORT/callback.
+"""The browser login's local listener: waits for Spotify's redirect to http://127.0.0.1:PORT/callback; or, with the
+browser on another machine, the address it was sent to, pasted back (code_from_pasted).
 
 OAuth 2.0 as RFC 6749 (10.12) asks: a random `state` goes out with each login and the callback must bring it
 back, so a forged `/callback?code=...` from another page cannot log the app in to the forger's account (login
@@ -59,6 +60,22 @@ class _CallbackServer(HTTPServer):
         self.code: str | None = None
         self.error: str | None = None
         self.rejected = 0
+
+
+def code_from_pasted(address: str, state: str, callback_path: str) -> str:
+    """The code in the address a browser on another machine was sent to, pasted by the user: the same checks as the
+    listener's (the right callback, the login's own state), so a pasted link that is not this login's is refused."""
+    url = urlparse(address.strip())
+    query = {key: values[0] for key, values in parse_qs(url.query).items()}
+    if not url.query or url.path.rstrip("/") != (callback_path or "/").rstrip("/"):
+        raise LoginError("that is not the address the browser was sent to after the login (it starts with the "
+                         "redirect URI and holds ?code=...)")
+    if not secrets.compare_digest(query.get("state", "").encode(), state.encode()):
+        raise LoginError("that address is from another login, not the one this command started (state mismatch): "
+                         "open the link printed above")
+    if "code" not in query:
+        raise LoginError(f"Spotify login refused: {query.get('error', 'no code in the address')}")
+    return query["code"]
 
 
 def open_listener(port: int, callback_path: str, state: str) -> _CallbackServer:

@@ -37,8 +37,9 @@ from emotion_dj.runtime.report import REPORT_SUFFIXES
 from emotion_dj.runtime.shutdown import STOP, StopFlag
 from emotion_dj.runtime.sources import Source, open_source, source_kind
 from emotion_dj.runtime.stats import Timer
-from emotion_dj.runtime.web.server import STATE_INTERVAL, WebServer, parse_address
+from emotion_dj.runtime.web.server import STATE_INTERVAL, WebServer, is_loopback, parse_address
 from emotion_dj.runtime.web.state import live_state
+from emotion_dj.runtime.web.token import page_token
 from emotion_dj.runtime.web.view import LiveView
 from emotion_dj.runtime.window import QUIT_KEYS, Window
 
@@ -60,6 +61,7 @@ class RunConfig:
     ort_threads: int | None = None  # None: the ONNX engine's own default
     stream_timeout: float = 5.0
     reconnect: int = 0
+    camera_retries: int = 0  # times to try again to open a camera that is not there, with back-off
     headless: bool = False
     record: Path | None = None
     events: Path | None = None
@@ -74,7 +76,7 @@ class RunConfig:
     mirror_alternate: bool = True  # every other frame's crops mirrored: test-time flip through the smoothing, free
     serve: str | None = None  # [HOST:]PORT of the live web page
     serve_fps: float = 15.0  # the most JPEG frames a second the page's stream gets
-    serve_token: str | None = None  # for a non-loopback bind; None: a random one
+    serve_token: str | None = None  # for a non-loopback bind; None: the one kept in the config folder (web/token.py)
     dj: bool = False  # play by itself on a Spotify Connect device (music/dj.py)
     dj_target: str = "match"  # match | calm | energize | uplift
     dj_device: str | None = None  # the device's name; None: the active one
@@ -139,6 +141,8 @@ def build_parts(config: RunConfig) -> AppParts:
     source_options = {"loop": (window is not None or web is not None) and kind in ("demo", "image")}  # a video ends
     if kind == "stream":
         source_options.update(timeout=config.stream_timeout, reconnect=config.reconnect)
+    if kind == "camera":
+        source_options.update(retries=config.camera_retries)
     source = open_source(config.source, **source_options)
     engine.warmup()
     recorder = Recorder(config.record, source.fps) if config.record else None
@@ -162,10 +166,17 @@ def start_web(config: RunConfig) -> WebServer:
         raise UserError("--serve needs aiohttp: pip install \"emotion-dj[serve]\"")
     host, port = parse_address(config.serve)
     events = config.events
-    server = WebServer(LiveView(config.serve_fps), host, port, config.serve_token,
+    token = None if is_loopback(host) else page_token(config.serve_token)
+    server = WebServer(LiveView(config.serve_fps), host, port, token and token.value,
                        report=(lambda: report_svg(events)) if events else None).start()
-    say(f"Emotion DJ page: {server.url}" + ("" if server.loopback else "  (the token is needed once per browser)"))
-    say(f"Video for players (VLC, Home Assistant's MJPEG camera): {server.stream_url}")
+    if server.loopback:
+        say(f"Emotion DJ page: {server.url}")
+        say(f"Video for players (VLC, Home Assistant's MJPEG camera): {server.stream_url}")
+    else:  # the tokens stay out of the log: `emotion-dj links` prints the links with them
+        say(f"Emotion DJ page: {server.address}  (open it once with ?token= and the token in {token.where}; "
+            "'emotion-dj links' prints the links)")
+        say(f"Video for players (VLC, Home Assistant's MJPEG camera): {server.address}video.mjpg?stream=... "
+            "(the stream token: 'emotion-dj links')")
     return server
 
 

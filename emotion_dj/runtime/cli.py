@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                    default=env("EMOTION_DJ_RECONNECT", "0"),
                    help="times to reopen a network stream that stalls or drops (0: a stalled stream is an error) "
                         "[$EMOTION_DJ_RECONNECT]")
+    p.add_argument("--camera-retries", type=number(int, 0, 20, "EMOTION_DJ_CAMERA_RETRIES"),
+                   default=env("EMOTION_DJ_CAMERA_RETRIES", "0"),
+                   help="times to try again, waiting 1, 2, 4... s, to open a camera that is not there yet (the "
+                        "container's default is 4) [$EMOTION_DJ_CAMERA_RETRIES]")
     p.add_argument("--no-mirror-alternate", action="store_true", default=env_flag("EMOTION_DJ_NO_MIRROR_ALTERNATE"),
                    help="do not mirror every other frame's face crops (by default the smoothing then averages both "
                         "views: +0.8 points on FER+ val at no cost) [$EMOTION_DJ_NO_MIRROR_ALTERNATE]")
@@ -150,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     config = RunConfig(source=args.source, engine=args.engine, precision=args.precision, device=args.device,
                        detector=args.detector, model=args.model, yunet_model=args.yunet_model,
                        detect_width=args.detect_width, detect_every=args.detect_every, ort_threads=args.ort_threads,
-                       stream_timeout=args.stream_timeout, reconnect=args.reconnect, headless=args.headless,
+                       stream_timeout=args.stream_timeout, reconnect=args.reconnect,
+                       camera_retries=args.camera_retries, headless=args.headless,
                        record=args.record, events=args.events, report=args.report, summary_json=args.summary_json,
                        max_frames=args.max_frames,
                        playlist_tracks=args.tracks, playlist_public=args.public, open_links=not args.no_open,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,13 @@ import cv2
 import numpy as np
 
 from emotion_dj.core.redact import redact
+from emotion_dj.runtime.shutdown import STOP
 from emotion_dj.runtime.sources import Source, SourceError, SourceOptions
 
 log = logging.getLogger(__name__)
 URL_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 MAX_CAMERA_INDEX = 1023
+RETRY_WAIT_MAX_S = 30.0
 # EMOTION_DJ_CAMERA_BACKEND: how OpenCV opens a camera. "auto" is the platform's quick one: DirectShow on Windows
 # (its default, Media Foundation, can take seconds to minutes to open some webcams), the default elsewhere.
 CAMERA_BACKENDS = {"any": "CAP_ANY", "dshow": "CAP_DSHOW", "msmf": "CAP_MSMF", "v4l2": "CAP_V4L2",
@@ -41,10 +44,14 @@ def camera_backend(environ=os.environ, platform: str | None = None) -> int:
     return getattr(cv2, CAMERA_BACKENDS[name])
 
 
-def camera_failure(index: int, platform: str | None = None) -> str:
-    line = f"camera {index} could not be opened (none connected, or in use)"
-    if (platform or sys.platform) == "darwin":
+def camera_failure(index: int, platform: str | None = None, tried: str = "") -> str:
+    """The one line for a camera that did not open; `tried` says how often and for how long, where it was retried."""
+    platform = platform or sys.platform
+    line = f"camera {index} could not be opened (none connected, or in use{tried})"
+    if platform == "darwin":
         return f"{line}: {MACOS_CAMERA_HINT}"
+    if platform.startswith("linux") and not os.path.exists(f"/dev/video{index}"):  # a container given no device
+        return f"{line}: there is no /dev/video{index} here (a container needs --device /dev/video{index})"
     return f"{line} - try --source demo or a video file"
 
 
@@ -53,8 +60,14 @@ def frame_rate(capture: cv2.VideoCapture) -> float:
     return fps if 1.0 <= fps <= 240.0 else 30.0
 
 
+@dataclass
+class CameraOptions(SourceOptions):
+    retries: int = 0  # times to try again to open a camera that is not there yet (a container's, starting with the host)
+
+
 class CameraSource(Source):
     live = True
+    Options = CameraOptions
 
     def __init__(self, capture: cv2.VideoCapture, index: int):
         self.capture, self.index = capture, index
@@ -65,14 +78,22 @@ class CameraSource(Source):
         return spec.isdigit()
 
     @classmethod
-    def create(cls, options: SourceOptions) -> CameraSource:
+    def create(cls, options: CameraOptions) -> CameraSource:
         index = int(options.spec)
         if index > MAX_CAMERA_INDEX:
             raise SourceError(f"camera index {options.spec} is out of range (0 to {MAX_CAMERA_INDEX})")
-        capture = cv2.VideoCapture(index, camera_backend())
-        if not capture.isOpened():
-            raise SourceError(camera_failure(index))
-        return cls(capture, index)
+        backend = camera_backend()
+        started = time.monotonic()
+        for attempt in range(options.retries + 1):
+            capture = cv2.VideoCapture(index, backend)
+            if capture.isOpened():
+                return cls(capture, index)
+            capture.release()
+            # back-off 1, 2, 4... s (at most 30), silent: the one line comes at the end; a stop signal ends the wait
+            if attempt == options.retries or STOP.event.wait(min(2.0 ** attempt, RETRY_WAIT_MAX_S)):
+                break
+        tried = f"; {attempt + 1} tries over {time.monotonic() - started:.0f} s" if attempt else ""
+        raise SourceError(camera_failure(index, tried=tried))
 
     def read(self) -> np.ndarray | None:
         ok, frame = self.capture.read()

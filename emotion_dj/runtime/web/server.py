@@ -2,21 +2,18 @@
 (Server-Sent Events and GET /api/state), the playlist button and the mood report.
 
 Safe by default: it binds 127.0.0.1 unless a host is given. On any other address every route but /login needs the
-token (printed at start, or $EMOTION_DJ_SERVE_TOKEN), passed once as ?token= and then kept in an HttpOnly,
+token ($EMOTION_DJ_SERVE_TOKEN, or one kept in the config folder: token.py; never printed), passed once as ?token= and then kept in an HttpOnly,
 SameSite=Strict cookie. Every POST needs the X-Emotion-DJ header, which a page on another site cannot send without
 a CORS preflight this server never grants (anti-CSRF); on a loopback bind the Host header must be loopback too, so
 a DNS-rebinding page cannot reach it either.
 
-The video stream alone can also be opened with `?stream=` and the stream token (derived from the token, printed at
-start): players such as VLC and Home Assistant's MJPEG camera cannot keep a cookie, and that token opens nothing else.
+The video stream alone can also be opened with `?stream=` and the stream token (derived from the token; `emotion-dj
+links` prints both): players such as VLC and Home Assistant's MJPEG camera cannot keep a cookie, and that token opens nothing else.
 Connections are capped and timed out, and bad requests are a 4xx and one short log line (limits.py).
 """
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import ipaddress
 import json
 import logging
@@ -29,6 +26,7 @@ from pathlib import Path
 from emotion_dj.core.errors import UserError
 from emotion_dj.runtime.web.limited_server import LimitedServer
 from emotion_dj.runtime.web.limits import host_name
+from emotion_dj.runtime.web.token import stream_token
 from emotion_dj.runtime.web.view import LiveView
 
 log = logging.getLogger(__name__)
@@ -78,24 +76,26 @@ class WebServer(LimitedServer):
             raise UserError(f"EMOTION_DJ_SERVE_TOKEN must be at least {MIN_TOKEN_CHARS} characters (a short one can be "
                             "guessed); leave it unset for a random one")
         self.token = None if self.loopback else (token or secrets.token_urlsafe(18))
-        # the video stream's own token: the same after a restart with the same EMOTION_DJ_SERVE_TOKEN
-        self.stream_token = None if self.token is None else base64.urlsafe_b64encode(
-            hmac.new(self.token.encode(), b"emotion-dj video.mjpg", hashlib.sha256).digest()[:16]).decode().rstrip("=")
+        self.stream_token = None if self.token is None else stream_token(self.token)
 
         self.report = report  # draws the mood report so far as SVG (None: no --events to draw from)
         self._closing = False
         self._report_lock = threading.Lock()
 
     @property
-    def url(self) -> str:
+    def address(self) -> str:
+        """The page's address without its token (what start-up prints)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def url(self) -> str:
+        return self.address + (f"?token={self.token}" if self.token else "")
 
     @property
     def stream_url(self) -> str:
         """The video alone, for players that keep no cookie (VLC, Home Assistant's MJPEG camera)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/video.mjpg" + (f"?stream={self.stream_token}" if self.stream_token else "")
+        return self.address + "video.mjpg" + (f"?stream={self.stream_token}" if self.stream_token else "")
 
     # -- life cycle -------------------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -1,6 +1,8 @@
 """The live state the page shows (and GET /api/state returns), built on the app thread from what it already has."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from emotion_dj.music.mood import snapshot
@@ -33,4 +35,5 @@ def live_state(classes: tuple[str, ...], result: Result | None, main: tuple[int,
                   "frames": summary.frames_processed, "dropped": summary.dropped_capture + summary.dropped_render,
                   "nonfinite": summary.nonfinite_outputs},
         "music": music,
+        "updated": round(time.time(), 3),  # when the frame loop built this: `emotion-dj health` tells a stuck loop by it
     }
