@@ -1,12 +1,14 @@
 """The container image (Dockerfile), built and run for real with podman: the demo answers through the published port,
 `podman stop` ends it cleanly within 5 s, it runs as a user, its health check asks the app, it holds no PyTorch and
 stays under 1 GB, a missing camera is one line and a non-zero exit, and the Spotify login works with the browser
-elsewhere. The base image is made with debootstrap once per machine (tests/container.py)."""
+elsewhere; compose.yaml runs it beside Mosquitto. The base image is made with debootstrap once per machine
+(tests/container.py)."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 import time
 
 import cv2
@@ -15,7 +17,7 @@ import pytest
 import requests
 
 from emotion_dj.runtime.web.token import stream_token
-from tests.container import RUN_FLAGS, build_image, ensure_base, image_bytes, missing_tools, podman, remove
+from tests.container import ROOT, RUN_FLAGS, build_image, ensure_base, image_bytes, missing_tools, podman, remove
 from tests.fake_spotify import FakeSpotify
 from tests.test_faults import wait_until
 
@@ -25,6 +27,7 @@ if missing_tools():
 
 IMAGE = "localhost/emotion-dj:test"
 TOKEN = "container-test-token-0123456789"
+MQTT_PASSWORD = "compose-test-password-4711"
 GIGABYTE = 1_000_000_000
 
 
@@ -138,7 +141,7 @@ def test_a_container_without_a_camera_says_so_in_one_line_and_exits_after_a_boun
     errors = [line for line in lines if line.startswith("error:")]
     assert exit_code == "2" and "Traceback" not in logs.stderr, (exit_code, lines)
     assert len(errors) == 1 and "camera 0 could not be opened" in errors[0] and "5 tries" in errors[0], lines
-    assert "--device /dev/video0" in errors[0]  # what to do about it
+    assert "run it with --device /dev/video0" in errors[0]  # what to do about it
     assert 15 <= took < 90  # 1 + 2 + 4 + 8 s of back-off, then the restart policy's turn
 
 
@@ -164,3 +167,37 @@ def test_the_spotify_login_with_the_browser_on_another_machine_lands_in_the_conf
     token = json.loads(in_volume(image, config, "cat", "/volume/spotify-token.json"))
     assert token["access_token"] in fake.tokens
     assert in_volume(image, config, "stat", "-c", "%u %a", "/volume/spotify-token.json").split() == ["10001", "600"]
+
+
+def test_compose_runs_the_app_beside_mosquitto_with_the_secrets_from_env(image, tmp_path):
+    """compose.yaml itself, run by podman-compose with tests/compose.test.yaml over it (the demo for the camera, a
+    Debian-built Mosquitto for eclipse-mosquitto): the broker's password step, the app's login to it by service name,
+    the page's token, the restart policy."""
+    podman("build", "--pull=never", *RUN_FLAGS, "-f", str(ROOT / "tests/images/mosquitto.Containerfile"),
+           "-t", "localhost/emotion-dj-test-mosquitto", str(ROOT / "tests/images"), timeout=300)
+    env = tmp_path / ".env"
+    env.write_text(f"MQTT_PASSWORD={MQTT_PASSWORD}\nEMOTION_DJ_SERVE_TOKEN={TOKEN}\nSPOTIPY_CLIENT_ID=\n")
+    project = f"emotiondjtest{os.getpid()}"
+    compose = [sys.executable, "-m", "podman_compose", "-p", project, "--env-file", str(env), "-f", str(ROOT / "compose.yaml"),
+               "-f", str(ROOT / "tests/compose.test.yaml"), f"--podman-run-args={' '.join(RUN_FLAGS)}"]
+    app, broker = f"{project}_emotion-dj_1", f"{project}_mosquitto_1"
+    try:
+        subprocess.run([*compose, "up", "-d"], check=True, capture_output=True, timeout=180)
+        broker_port = podman("port", broker, "1883").stdout.strip().rsplit(":", 1)[1]
+        page_port = podman("port", app, "8080").stdout.strip().rsplit(":", 1)[1]
+
+        def listen(*login: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", broker_port, *login, "-t",
+                                   "emotion_dj/+/availability", "-C", "1", "-W", "3", "-v"], capture_output=True, text=True)
+
+        wait_until(lambda: listen("-u", "emotion-dj", "-P", MQTT_PASSWORD).stdout.strip() ==
+                   "emotion_dj/emotion-dj/availability online", timeout=90, what="the app online on compose's broker")
+        assert "not authorised" in listen().stderr  # the broker takes logins only
+        state = requests.get(f"http://127.0.0.1:{page_port}/api/state", cookies={"emotion_dj_token": TOKEN}, timeout=10)
+        assert state.status_code == 200
+        assert podman("inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}", app).stdout.strip() == "unless-stopped"
+        logs = podman("logs", app)
+        assert MQTT_PASSWORD not in logs.stdout + logs.stderr and TOKEN not in logs.stdout + logs.stderr
+    finally:
+        subprocess.run([*compose, "down", "-v"], capture_output=True, timeout=180)
+    assert podman("ps", "-a", "-q", "--filter", f"name={project}").stdout.strip() == ""

@@ -112,6 +112,15 @@ def test_a_missing_camera_is_retried_with_back_off_then_one_line(tmp_path):
     assert 3 <= took < 30
 
 
+def test_a_missing_camera_device_in_a_container_names_the_flag_that_passes_it(monkeypatch):
+    from emotion_dj.runtime.sources import capture
+
+    monkeypatch.setattr(capture, "in_container", lambda: True)
+    assert capture.camera_failure(1023, "linux").endswith("(run it with --device /dev/video1023)")
+    monkeypatch.setattr(capture, "in_container", lambda: False)  # a laptop without a camera
+    assert capture.camera_failure(1023, "linux").endswith("try --source demo or a video file")
+
+
 def test_a_stop_during_the_camera_back_off_ends_the_wait(tmp_path):
     app = processes.start([sys.executable, "run_edge.py", "--headless", "--source", "9", "--camera-retries", "10"],
                           cwd=ROOT, env=app_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -50,9 +50,14 @@ def camera_failure(index: int, platform: str | None = None, tried: str = "") -> 
     line = f"camera {index} could not be opened (none connected, or in use{tried})"
     if platform == "darwin":
         return f"{line}: {MACOS_CAMERA_HINT}"
-    if platform.startswith("linux") and not os.path.exists(f"/dev/video{index}"):  # a container given no device
-        return f"{line}: there is no /dev/video{index} here (a container needs --device /dev/video{index})"
+    if platform.startswith("linux") and in_container() and not os.path.exists(f"/dev/video{index}"):
+        return f"{line}: there is no /dev/video{index} in this container (run it with --device /dev/video{index})"
     return f"{line} - try --source demo or a video file"
+
+
+def in_container() -> bool:
+    """Docker marks its containers with /.dockerenv, Podman with /run/.containerenv."""
+    return os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv")
 
 
 def frame_rate(capture: cv2.VideoCapture) -> float:
