@@ -231,6 +231,27 @@ def test_a_restarted_camera_sums_its_runs():
     assert summary["errors"] == ["actor died (ActorDiedError)"] and summary["ended"] == "source ended"
 
 
+@needs_ray
+def test_a_serve_proxy_slower_than_serves_own_60_s_is_waited_for_once_more(caplog):
+    from emotion_dj.fleet.runner import start_serve
+
+    calls = []
+
+    def start(**options):  # Serve's first call gives up on a proxy still starting; the second finds the controller
+        calls.append(options)
+        if len(calls) == 1:
+            raise TimeoutError("HTTP proxies not available after 60s.")
+
+    start_serve(start, http_options={"port": 1})
+    assert calls == [{"http_options": {"port": 1}}] * 2 and "slow to start" in caplog.text
+
+    def never(**options):
+        raise TimeoutError("HTTP proxies not available after 60s.")
+
+    with pytest.raises(TimeoutError):  # not forever: the second time is the last
+        start_serve(never)
+
+
 def load_fleet_settings():
     from emotion_dj.fleet.config import CameraSettings
 

@@ -117,6 +117,17 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_serve(start, **options) -> None:
+    """`serve.start`, waiting once more for a slow HTTP proxy. Serve gives its proxy a fixed 60 s and then raises,
+    though the controller it made keeps the proxy starting (seen on two busy cores under strace); the second call
+    finds that controller and returns, and nothing here needs the proxy before a request comes."""
+    try:
+        start(**options)
+    except TimeoutError:
+        log.warning("Ray Serve's HTTP proxy is slow to start (over 60 s): going on while it does")
+        start(**options)
+
+
 def no_cluster(address: str, reason) -> UserError:
     return UserError(f"no Ray cluster answers at {address} ({reason}): start one (ray start --head) or leave out "
                      "--address and $RAY_ADDRESS for a local Ray")
@@ -172,7 +183,7 @@ class Fleet:
         # On a network address Serve's proxy listens on loopback, behind the front (fleet/front.py), which checks the
         # token on every request: the proxy's own routes (/-/routes, /-/healthz) would otherwise answer anyone.
         proxy = (s.host, s.port) if self.token is None else ("127.0.0.1", free_loopback_port())
-        serve.start(http_options={"host": proxy[0], "port": proxy[1]}, logging_config={"log_level": "WARNING"})
+        start_serve(serve.start, http_options={"host": proxy[0], "port": proxy[1]}, logging_config={"log_level": "WARNING"})
         try:
             self.model = serve.run(model_deployment(m).bind(m.engine, m.precision, m.device, m.model, m.threads,
                                                             m.max_batch, m.batch_wait_ms),
