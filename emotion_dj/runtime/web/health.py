@@ -67,12 +67,17 @@ def check(page: Page, max_age: float, timeout: float) -> str:
     return f"healthy: {stats.get('frames', 0)} frames at {stats.get('fps', 0):.1f} FPS, state {max(age, 0):.1f} s old"
 
 
-def main(argv: list[str]) -> int:
-    parser = OneLineErrorParser(prog="emotion-dj health", description=(
-        "Ask the running app's page whether its frame loop is alive (exit 0), or say why not (exit 1). "
-        "Reads $EMOTION_DJ_SERVE and the page's token as the app does."))
+def page_parser(prog: str, description: str) -> OneLineErrorParser:
+    """The parser of a command that finds the running app's page as the app does: --serve, else $EMOTION_DJ_SERVE."""
+    parser = OneLineErrorParser(prog=prog, description=description)
     parser.add_argument("--serve", default=os.environ.get("EMOTION_DJ_SERVE"), metavar="[HOST:]PORT",
                         help="where the app serves its page [$EMOTION_DJ_SERVE]")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser = page_parser("emotion-dj health", "Ask the running app's page whether its frame loop is alive (exit 0), "
+                                              "or say why not (exit 1). Reads the page's token as the app does.")
     parser.add_argument("--max-age", type=number(float, 1, 3600), default=20.0,
                         help="seconds the live state may be old before the app counts as stuck")
     parser.add_argument("--timeout", type=number(float, 0.5, 60), default=5.0, help="seconds to wait for the page")

@@ -5,19 +5,15 @@ both links from $EMOTION_DJ_SERVE and the token the app uses ($EMOTION_DJ_SERVE_
 """
 from __future__ import annotations
 
-import os
-
-from emotion_dj.core.cli import EXIT_OK, OneLineErrorParser, fail, run_cli, say
-from emotion_dj.runtime.web.health import running_page
+from emotion_dj.core.cli import EXIT_OK, fail, run_cli, say
+from emotion_dj.runtime.web.health import page_parser, running_page
 from emotion_dj.runtime.web.token import stream_token
 
 
 def main(argv: list[str]) -> int:
-    parser = OneLineErrorParser(prog="emotion-dj links", description=(
-        "Print the page's link and the video stream's link (for VLC or Home Assistant's MJPEG camera), with their "
-        "tokens. Not logged anywhere: keep them to yourself."))
-    parser.add_argument("--serve", default=os.environ.get("EMOTION_DJ_SERVE"), metavar="[HOST:]PORT",
-                        help="where the app serves its page [$EMOTION_DJ_SERVE]")
+    parser = page_parser("emotion-dj links", "Print the page's link and the video stream's link (for VLC or Home "
+                                             "Assistant's MJPEG camera), with their tokens. Not logged anywhere: keep "
+                                             "them to yourself.")
     parser.add_argument("--host", default=None,
                         help="the name or address other machines reach this one by (default: the one the page is "
                              "asked on here; in a container, use the host's)")
