@@ -21,6 +21,7 @@ from tests import processes
 from tests.conftest import ROOT
 from tests.fake_spotify import FakeSpotify
 from tests.test_faults import app_env, one_line_error, run_app
+from tests.test_music import free_port
 from tests.test_web import serve, stop
 
 TOKEN = "server-run-token-0123456789"
@@ -165,6 +166,17 @@ def test_the_login_with_the_browser_on_another_machine_keeps_the_token(fake, tmp
     token = tmp_path / "config" / "spotify-token.json"
     assert str(token) in out and token.stat().st_mode & 0o777 == 0o600
     assert fake.authorize_urls and "state=" in fake.authorize_urls[-1] and "code_challenge=" in fake.authorize_urls[-1]
+
+
+def test_the_login_with_a_browser_on_this_machine_catches_the_redirect_itself(fake, tmp_path):
+    browser = tmp_path / "browser"  # opens the link in the background, as a browser does, and follows the redirect
+    browser.write_text(f'#!/bin/sh\n"{sys.executable}" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1])" "$1" &\n')
+    browser.chmod(0o700)
+    port = free_port()
+    result = command(tmp_path, "login", **{**login_env(fake, tmp_path), "BROWSER": f"{browser} %s",
+                                            "SPOTIPY_REDIRECT_URI": f"http://127.0.0.1:{port}/callback"})
+    assert result.returncode == 0 and "Logged in to Spotify as" in result.stdout, (result.stdout, result.stderr)
+    assert (tmp_path / "config" / "spotify-token.json").is_file()
 
 
 @pytest.mark.parametrize("answer, message", [
