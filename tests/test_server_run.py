@@ -20,7 +20,7 @@ from emotion_dj.runtime.web.view import LiveView
 from tests import processes
 from tests.conftest import ROOT
 from tests.fake_spotify import FakeSpotify
-from tests.test_faults import app_env, one_line_error, run_app
+from tests.test_faults import app_env, one_line_error, run_app, wait_until
 from tests.test_music import free_port
 from tests.test_web import serve, stop
 
@@ -92,7 +92,10 @@ def test_health_against_a_running_app_and_after_it_has_gone(tmp_path):
     config = tmp_path / "config"
     app, base = serve(tmp_path, host="0.0.0.0", EMOTION_DJ_CONFIG_DIR=str(config))
     address = f"0.0.0.0:{base.rsplit(':', 1)[1]}"
-    try:
+    token = {"emotion_dj_token": (config / "serve-token").read_text().strip()}
+    try:  # the page answers before the frame loop's first state (the health check's start period covers that)
+        wait_until(lambda: "updated" in requests.get(f"{base}/api/state", cookies=token, timeout=5).json(), timeout=60,
+                   what="the frame loop's first live state")
         healthy = command(tmp_path, "health", EMOTION_DJ_SERVE=address, EMOTION_DJ_CONFIG_DIR=str(config))
     finally:
         stop(app)
