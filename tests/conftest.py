@@ -29,6 +29,15 @@ os.environ["XDG_CONFIG_HOME"] = str(_SANDBOX / "config")
 WEIGHTS = ROOT / "emotion_dj" / "weights"
 
 from emotion_dj.train.data import CLASSES, CSV_EMOTIONS  # noqa: E402
+from tests.fake_spotify import FakeSpotify  # noqa: E402
+
+
+@pytest.fixture
+def fake():
+    """The Spotify stand-in on 127.0.0.1 (tests/fake_spotify.py), started for one test."""
+    server = FakeSpotify().start()
+    yield server
+    server.stop()
 
 
 def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:

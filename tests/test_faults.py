@@ -23,7 +23,6 @@ from emotion_dj.music.service import PlaylistService
 from emotion_dj.music.spotify import SpotifySettings
 from tests import processes
 from tests.conftest import ROOT, WEIGHTS
-from tests.fake_spotify import FakeSpotify
 from tests.media import demo_portrait, moving_faces_clip
 from tests.streams import MjpegServer, SilentListener
 from tests.test_music import free_port, settings_for
@@ -256,13 +255,6 @@ def test_spotify_configuration_never_stops_the_camera_app(tmp_path, env, config)
 
 
 # -- Spotify -----------------------------------------------------------------------------------------------
-@pytest.fixture
-def fake():
-    server = FakeSpotify().start()
-    yield server
-    server.stop()
-
-
 @pytest.mark.parametrize("content", ["{garbage", "", "[]", "my notes\nline two\n", '{"access_token": 5}'])
 def test_a_token_cache_that_holds_no_token_is_refused_and_left_byte_for_byte(fake, tmp_path, monkeypatch, content):
     """SPOTIFY_TOKEN_CACHE=~/notes.txt by mistake: the file is not chmodded, renamed or overwritten by a login."""

@@ -24,13 +24,6 @@ ALLOWED = {("GET", "/v1/me"), ("GET", "/v1/search"), ("POST", "/v1/me/playlists"
            ("GET", "/v1/playlists/{id}/items")}
 
 
-@pytest.fixture
-def fake():
-    server = FakeSpotify().start()
-    yield server
-    server.stop()
-
-
 def settings_for(fake: FakeSpotify, tmp_path, logged_in: bool = True, timeout: float = 10.0,
                  port: int | None = None) -> SpotifySettings:
     """Settings against the fake; the login port is a free one (a fixed 8888 collides with a user's own app)."""

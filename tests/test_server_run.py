@@ -138,13 +138,6 @@ def test_a_stop_during_the_camera_back_off_ends_the_wait(tmp_path):
 
 
 # -- the Spotify login, the browser elsewhere -----------------------------------------------------------------------
-@pytest.fixture
-def fake():
-    server = FakeSpotify().start()
-    yield server
-    server.stop()
-
-
 def login_env(fake: FakeSpotify, tmp_path: Path) -> dict:
     return {"SPOTIPY_CLIENT_ID": "test-client", "SPOTIFY_ACCOUNTS_URL": fake.url, "SPOTIFY_API_URL": f"{fake.url}/v1/",
             "EMOTION_DJ_CONFIG_DIR": str(tmp_path / "config"), "BROWSER": "false"}

@@ -149,13 +149,6 @@ def test_loopback_bind_refuses_other_host_names(tmp_path):
         stop(app)
 
 
-@pytest.fixture
-def fake():
-    server = FakeSpotify().start()
-    yield server
-    server.stop()
-
-
 def spotify_env(fake: FakeSpotify, tmp_path: Path) -> dict:
     cache = tmp_path / "token.json"
     cache.write_text(json.dumps(fake.issue_token()))

@@ -31,13 +31,12 @@ def running_page(serve: str | None) -> Page:
         raise ValueError("the page is off (no --serve / $EMOTION_DJ_SERVE): there is nothing to ask")
     host, port = parse_address(serve)
     token = None if is_loopback(host) else page_token(os.environ.get(ENV), create=False).value
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1" if host != "::" else "::1"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # a wildcard bind is asked on loopback
     host = f"[{host}]" if ":" in host else host
     return Page(f"http://{host}:{port}/", token)
 
 
-def live_state(page: Page, timeout: float) -> dict:
+def fetch_state(page: Page, timeout: float) -> dict:
     request = urllib.request.Request(page.base + "api/state")
     if page.token:
         request.add_header("Cookie", f"{COOKIE}={page.token}")
@@ -48,7 +47,7 @@ def live_state(page: Page, timeout: float) -> dict:
 def check(page: Page, max_age: float, timeout: float) -> str:
     """One line: what is healthy; ValueError with the reason when something is not."""
     try:
-        state = live_state(page, timeout)
+        state = fetch_state(page, timeout)
     except urllib.error.HTTPError as error:
         raise ValueError(f"the page answered {error.code} to {page.base}api/state") from None
     except (urllib.error.URLError, OSError) as error:
